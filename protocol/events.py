@@ -1,0 +1,326 @@
+"""Events of protocol v1: their types, their fields, and validation at the wire boundary.
+
+An event on the wire is a flat map: the common keys `v`, `type`, `seq`, `ts`, then the
+fields of its type. In memory it is an `Event`, built only through `new_event` or
+`from_wire`, so every `Event` that exists has passed validation. Keys a newer peer adds
+are kept untouched (forward compatibility); missing or mistyped known fields are refused
+with a `SchemaError` naming the field.
+
+Worker events carry `seq` 1, 2, 3 ... in emission order. Events the server adds to an
+audit's stream carry `seq` 0: they have no place in the worker's numbering, and readers
+order a stream by its log position (the SSE id), never by `seq`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from protocol.errors import SchemaError
+
+PROTOCOL_VERSION: Final = 1
+COMMON_KEYS: Final = frozenset({"v", "type", "seq", "ts"})
+
+IPC_MODES: Final = ("pipe", "stdout", "validate")
+TIERS: Final = ("quick_scan", "standard_audit", "deep_forensic")
+VERDICT_MODES: Final = ("simple", "expert")
+PHASES: Final = ("init", "scout", "security", "content", "intel", "judge")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
+ERROR_CODES: Final = (
+    "crashed",
+    "timeout",
+    "cancelled",
+    "no_result",
+    "interrupted",
+    "spawn_failed",
+)
+
+Kind = Literal["str", "int", "number", "bool", "map", "list", "bytes"]
+Origin = Literal["worker", "server"]
+
+# Deeper values are refused: nothing legitimate nests this far, and recursion must stay bounded.
+MAX_DEPTH: Final = 32
+_INT64 = 2**63
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    kind: Kind
+    choices: tuple[str, ...] | None = None
+    bounds: tuple[float, float] | None = None
+    required: Mapping[str, Field] | None = None  # keys a map must hold
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    fields: Mapping[str, Field]
+    origin: Origin
+    terminal: bool = False
+
+    @property
+    def bytes_fields(self) -> frozenset[str]:
+        return frozenset(name for name, f in self.fields.items() if f.kind == "bytes")
+
+
+_STR = Field("str")
+_INT = Field("int")
+_MAP = Field("map")
+_PCT = Field("number", bounds=(0, 100))
+_UNIT = Field("number", bounds=(0, 1))
+_SCORE = Field("int", bounds=(0, 100))
+
+_PHASE = {
+    "phase": Field("str", choices=PHASES),
+    "label": _STR,
+    "message": _STR,
+    "pct": _PCT,
+}
+FINDING_FIELDS: Final[Mapping[str, Field]] = {
+    "id": _STR,
+    "category": _STR,
+    "pattern_type": _STR,
+    "severity": Field("str", choices=SEVERITIES),
+    "confidence": _UNIT,
+    "description": _STR,
+    "plain_english": _STR,
+    "evidence": _STR,
+    "url": _STR,
+}
+
+EVENT_SPECS: Final[Mapping[str, EventSpec]] = {
+    # worker events
+    "hello": EventSpec(
+        {
+            "pid": _INT,
+            "ipc": Field("str", choices=IPC_MODES),
+            "tier": Field("str", choices=TIERS),
+            "url": _STR,
+        },
+        "worker",
+    ),
+    "phase_start": EventSpec(_PHASE, "worker"),
+    "phase_complete": EventSpec({**_PHASE, "summary": _MAP}, "worker"),
+    "phase_error": EventSpec({**_PHASE, "error": _STR}, "worker"),
+    "log_entry": EventSpec(
+        {"agent": _STR, "level": Field("str", choices=LOG_LEVELS), "message": _STR}, "worker"
+    ),
+    "finding": EventSpec({"finding": Field("map", required=FINDING_FIELDS)}, "worker"),
+    "security_result": EventSpec(
+        {
+            "module": _STR,
+            "result": Field("map", required={"score": _SCORE, "findings": Field("list")}),
+        },
+        "worker",
+    ),
+    "site_type": EventSpec({"site_type": _STR, "confidence": _UNIT}, "worker"),
+    "screenshot": EventSpec(
+        {
+            "index": _INT,
+            "label": _STR,
+            "url": _STR,
+            "mime": _STR,
+            "data": Field("bytes"),
+        },
+        "worker",
+    ),
+    "stats_update": EventSpec({"stats": _MAP}, "worker"),
+    "audit_result": EventSpec(
+        {
+            "result": Field(
+                "map",
+                required={"trust_score": _SCORE, "risk_level": _STR, "findings": Field("list")},
+            )
+        },
+        "worker",
+    ),
+    # server events
+    "audit_queued": EventSpec(
+        {
+            "audit_id": _STR,
+            "url": _STR,
+            "tier": Field("str", choices=TIERS),
+            "ipc": Field("str", choices=IPC_MODES),
+        },
+        "server",
+    ),
+    "audit_started": EventSpec({"pid": _INT}, "server"),
+    "ipc_fallback": EventSpec({"reason": _STR, "from": _STR, "to": _STR}, "server"),
+    "audit_complete": EventSpec({"elapsed": Field("number", bounds=(0, math.inf))}, "server", True),
+    "audit_error": EventSpec(
+        {"error": _STR, "code": Field("str", choices=ERROR_CODES)}, "server", True
+    ),
+}
+
+WORKER_TYPES: Final = frozenset(t for t, s in EVENT_SPECS.items() if s.origin == "worker")
+SERVER_TYPES: Final = frozenset(t for t, s in EVENT_SPECS.items() if s.origin == "server")
+TERMINAL_TYPES: Final = frozenset(t for t, s in EVENT_SPECS.items() if s.terminal)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One validated event. `fields` holds the type's fields and any unknown extra keys."""
+
+    type: str
+    seq: int
+    ts: float
+    fields: Mapping[str, Any]
+
+    @property
+    def v(self) -> int:
+        return PROTOCOL_VERSION
+
+    @property
+    def terminal(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    @property
+    def from_server(self) -> bool:
+        return self.type in SERVER_TYPES
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+
+def new_event(type_: str, seq: int, /, ts: float | None = None, **fields: Any) -> Event:
+    """Build and validate an event; `ts` defaults to now."""
+    wire = {
+        "v": PROTOCOL_VERSION,
+        "type": type_,
+        "seq": seq,
+        "ts": time.time() if ts is None else ts,
+    }
+    return from_wire({**wire, **fields})
+
+
+def to_wire(event: Event) -> dict[str, Any]:
+    """The flat map that goes on the wire (msgpack, or JSON after `jsonlines.to_json_map`)."""
+    return {
+        "v": PROTOCOL_VERSION,
+        "type": event.type,
+        "seq": event.seq,
+        "ts": event.ts,
+        **event.fields,
+    }
+
+
+def from_wire(obj: object) -> Event:
+    """Validate a decoded map and return the event it describes."""
+    if not isinstance(obj, Mapping):
+        raise SchemaError("", f"an event must be a map, not {type(obj).__name__}")
+    version = obj.get("v")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise SchemaError("v", f"unsupported protocol version {version!r} (expected 1)")
+    type_ = obj.get("type")
+    spec = EVENT_SPECS.get(type_) if isinstance(type_, str) else None
+    if spec is None or not isinstance(type_, str):
+        raise SchemaError("type", f"unknown event type {type_!r}")
+    seq = _check_int(obj.get("seq"), "seq")
+    if seq < 0 or (spec.origin == "worker" and seq == 0):
+        raise SchemaError(
+            "seq", f"must be >= 1 for worker events and 0 for server events, got {seq}"
+        )
+    ts = _check_number(obj.get("ts"), "ts")
+    fields = {k: v for k, v in obj.items() if k not in COMMON_KEYS}
+    for key in fields:
+        if not isinstance(key, str):
+            raise SchemaError(repr(key), "keys must be strings")
+    _check_fields(fields, spec.fields, "")
+    for key, value in fields.items():
+        if key not in spec.fields:
+            _check_plain(value, key, 0, bytes_ok=True)
+    return Event(type_, seq, float(ts), fields)
+
+
+def _check_fields(values: Mapping[str, Any], specs: Mapping[str, Field], prefix: str) -> None:
+    for name, spec in specs.items():
+        path = prefix + name
+        if name not in values:
+            raise SchemaError(path, "missing")
+        _check_field(values[name], spec, path)
+
+
+def _check_field(value: Any, spec: Field, path: str) -> None:
+    if spec.kind == "bytes":
+        if not isinstance(value, bytes):
+            raise SchemaError(path, f"expected bytes, got {type(value).__name__}")
+        return
+    if spec.kind == "str":
+        _check_str(value, path)
+        if spec.choices is not None and value not in spec.choices:
+            raise SchemaError(path, f"{value!r} is not one of {', '.join(spec.choices)}")
+        return
+    if spec.kind in ("int", "number"):
+        number = _check_int(value, path) if spec.kind == "int" else _check_number(value, path)
+        if spec.bounds is not None and not spec.bounds[0] <= number <= spec.bounds[1]:
+            raise SchemaError(path, f"{number} is outside {spec.bounds[0]}..{spec.bounds[1]}")
+        return
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise SchemaError(path, f"expected a boolean, got {type(value).__name__}")
+        return
+    expected = dict if spec.kind == "map" else list
+    if not isinstance(value, expected):
+        raise SchemaError(path, f"expected a {spec.kind}, got {type(value).__name__}")
+    if spec.required is not None and isinstance(value, dict):
+        _check_fields(value, spec.required, path + ".")
+    _check_plain(value, path, 0, bytes_ok=False)
+
+
+def _check_int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SchemaError(path, f"expected an integer, got {type(value).__name__}")
+    if not -_INT64 <= value < _INT64:
+        raise SchemaError(path, "integer out of the 64-bit range")
+    return value
+
+
+def _check_number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SchemaError(path, f"expected a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SchemaError(path, "must be a finite number")
+    if isinstance(value, int):
+        _check_int(value, path)
+    return value
+
+
+def _check_str(value: Any, path: str) -> None:
+    if not isinstance(value, str):
+        raise SchemaError(path, f"expected a string, got {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SchemaError(path, "string is not valid Unicode (lone surrogate)") from None
+
+
+def _check_plain(value: Any, path: str, depth: int, *, bytes_ok: bool) -> None:
+    """Values must survive both msgpack and JSON: plain data, string keys, bounded depth."""
+    if depth > MAX_DEPTH:
+        raise SchemaError(path, f"nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        _check_number(value, path)
+    elif isinstance(value, str):
+        _check_str(value, path)
+    elif isinstance(value, bytes):
+        if not bytes_ok:
+            raise SchemaError(path, "bytes are allowed only as top-level fields")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{path}[{index}]", depth + 1, bytes_ok=False)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise SchemaError(path, f"map keys must be strings, got {type(key).__name__}")
+            _check_plain(item, f"{path}.{key}", depth + 1, bytes_ok=False)
+    else:
+        raise SchemaError(path, f"unsupported value of type {type(value).__name__}")

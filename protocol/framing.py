@@ -1,0 +1,105 @@
+"""msgpack frames, sans-I/O: a 4-byte big-endian length, then one msgpack map of that length.
+
+    frame = encode_frame(event)
+    decoder = FrameDecoder()
+    decoder.feed(chunk)          # any split of the stream, one byte at a time included
+    for event in decoder: ...    # yields only complete, validated events
+
+A frame stream has no resynchronisation point, so the first corrupt frame breaks the
+decoder for good: every later call raises `FrameError` (the reader is expected to give
+up on the channel, see DESIGN.md "Fallback").
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Final
+
+import msgpack
+
+from protocol.errors import FrameError, FrameTooLarge, ProtocolError
+from protocol.events import Event, from_wire, to_wire
+
+DEFAULT_MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
+HEADER: Final = struct.Struct(">I")
+
+
+def encode_frame(event: Event, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> bytes:
+    body = pack_event(event)
+    if len(body) > max_frame_size:
+        raise FrameTooLarge(len(body), max_frame_size)
+    return HEADER.pack(len(body)) + body
+
+
+def pack_event(event: Event) -> bytes:
+    """The msgpack body of a frame: bytes stay bytes (bin type), strings stay str."""
+    return msgpack.packb(to_wire(event), use_bin_type=True)
+
+
+def unpack_event(body: bytes | memoryview) -> Event:
+    try:
+        obj = msgpack.unpackb(body, raw=False, strict_map_key=True, ext_hook=_refuse_ext)
+    except ProtocolError:
+        raise
+    except Exception as exc:  # msgpack raises a dozen unrelated types for bad input
+        raise FrameError(f"frame body is not valid msgpack: {exc}") from exc
+    return from_wire(obj)
+
+
+def _refuse_ext(code: int, data: bytes) -> object:
+    raise FrameError(f"msgpack extension type {code} is not part of the protocol")
+
+
+class FrameDecoder:
+    """Feed bytes, iterate events. Buffers at most one frame (header + `max_frame_size`)."""
+
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+        self.max_frame_size = max_frame_size
+        self._buffer = bytearray()
+        self._pos = 0  # start of the first unconsumed byte in _buffer
+        self._broken: FrameError | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame held back; non-zero at end of stream means truncation."""
+        return len(self._buffer) - self._pos
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        self._raise_if_broken()
+        if self._pos:
+            del self._buffer[: self._pos]
+            self._pos = 0
+        self._buffer += data
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        self._raise_if_broken()
+        available = len(self._buffer) - self._pos
+        if available < HEADER.size:
+            raise StopIteration
+        (size,) = HEADER.unpack_from(self._buffer, self._pos)
+        if size > self.max_frame_size:
+            raise self._break(FrameTooLarge(size, self.max_frame_size))
+        if available < HEADER.size + size:
+            # The size was checked above, before any of the body is buffered.
+            raise StopIteration
+        start = self._pos + HEADER.size
+        self._pos = start + size
+        # Released at once: a live view would stop `feed` from resizing the buffer.
+        with memoryview(self._buffer)[start : self._pos] as body:
+            try:
+                return unpack_event(body)
+            except ProtocolError as exc:
+                raise self._break(exc) from exc
+
+    def _break(self, exc: ProtocolError) -> FrameError:
+        broken = exc if isinstance(exc, FrameError) else FrameError(f"invalid frame: {exc}")
+        self._broken = broken
+        return broken
+
+    def _raise_if_broken(self) -> None:
+        if self._broken is not None:
+            raise FrameError(f"decoder is broken by an earlier error: {self._broken}")

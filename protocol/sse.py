@@ -1,0 +1,48 @@
+"""Server-Sent Events bytes, as the WHATWG HTML event-stream format defines them.
+
+A message is `id:`, `event:`, one `data:` line per line of the payload, then a blank
+line. The spec's parser splits lines on CR, LF and CRLF and ignores an `id` that holds
+NUL, so those characters are removed from `id` and `event` here: no value can end a
+field early or forge another one. Payload lines are split the same way the parser
+will split them, so the data a client reassembles is the data given (line ends
+normalised to LF, which is all the format can carry).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from protocol.events import Event
+from protocol.jsonlines import to_json
+
+_LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
+_FIELD_UNSAFE: Final = re.compile(r"[\r\n\0]")
+
+
+def encode_message(data: str, *, event: str | None = None, id: str | int | None = None) -> bytes:
+    parts: list[str] = []
+    if id is not None:
+        parts.append(f"id: {_FIELD_UNSAFE.sub('', str(id))}\n")
+    if event is not None:
+        parts.append(f"event: {_FIELD_UNSAFE.sub('', event)}\n")
+    parts.extend(f"data: {line}\n" for line in _LINE_BREAK.split(data))
+    parts.append("\n")
+    return "".join(parts).encode("utf-8")
+
+
+def encode_event(position: int, event: Event) -> bytes:
+    """An event of an audit's log: `id` is its position in the log, `event` its type."""
+    return encode_message(to_json(event), event=event.type, id=position)
+
+
+def encode_comment(text: str = "") -> bytes:
+    """Comment lines (`: ping`): ignored by clients, they keep proxies and buffers moving."""
+    return "".join(f": {line}\n" if line else ":\n" for line in _LINE_BREAK.split(text)).encode()
+
+
+def encode_retry(milliseconds: int) -> bytes:
+    """The reconnection delay a client's EventSource should use."""
+    if milliseconds < 0:
+        raise ValueError("retry must be a non-negative number of milliseconds")
+    return f"retry: {milliseconds}\n\n".encode("ascii")
