@@ -5,8 +5,9 @@
     decoder.feed(chunk)          # any split of the stream, one byte at a time included
     for event in decoder: ...    # yields only complete, validated events
 
-A frame stream has no resynchronisation point, so the first corrupt frame breaks the
-decoder for good: every later call raises `FrameError` (the reader is expected to give
+A frame stream has no resynchronisation point, so the first bad frame (corrupt:
+`FrameError`; a valid map that is no valid event: `SchemaError`) breaks the decoder for
+good: every later call raises `FrameError` (the reader is expected to give
 up on the channel, see DESIGN.md "Fallback").
 """
 
@@ -58,7 +59,7 @@ class FrameDecoder:
         self.max_frame_size = max_frame_size
         self._buffer = bytearray()
         self._pos = 0  # start of the first unconsumed byte in _buffer
-        self._broken: FrameError | None = None
+        self._broken: ProtocolError | None = None
 
     @property
     def buffered(self) -> int:
@@ -95,10 +96,9 @@ class FrameDecoder:
             except ProtocolError as exc:
                 raise self._break(exc) from exc
 
-    def _break(self, exc: ProtocolError) -> FrameError:
-        broken = exc if isinstance(exc, FrameError) else FrameError(f"invalid frame: {exc}")
-        self._broken = broken
-        return broken
+    def _break(self, exc: ProtocolError) -> ProtocolError:
+        self._broken = exc
+        return exc
 
     def _raise_if_broken(self) -> None:
         if self._broken is not None:
