@@ -4,6 +4,7 @@ This module is the one interface the orchestrator calls. Each phase has its entr
 
     security  SECURITY_MODULES[name](site) -> ModuleResult       (one module at a time)
     content   analyse_content(page) -> list[Finding]               (one page at a time)
+              iter_content(page) -> Iterator[Finding]              (the same, as found)
               classify_site(site) -> SiteType
     intel     gather_intel(site, addresses) -> IntelReport
     judge     veritas.scoring.judge(evidence, verdict_mode) -> Verdict
@@ -13,66 +14,52 @@ Nothing here touches the network: the scout already fetched everything into a `S
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
+from veritas.analysis.darkpatterns import iter_findings as _dark_patterns
+from veritas.analysis.forms import form_validation
+from veritas.analysis.headers import security_headers
+from veritas.analysis.intel import gather_intel
+from veritas.analysis.phishing import phishing
+from veritas.analysis.redirects import redirect_chain
+from veritas.analysis.result import IntelReport, ModuleResult, SiteType
+from veritas.analysis.scripts import js_analysis
+from veritas.analysis.sitetype import classify_site
+from veritas.analysis.tls import tls
+from veritas.analysis.urls import UrlVerdict, analyse_url
 from veritas.finding import Finding
 from veritas.page import Page, Site
 
-
-@dataclass(frozen=True, slots=True)
-class ModuleResult:
-    """What one security module concluded about the site."""
-
-    module: str
-    score: int  # 0..100, higher is safer
-    findings: tuple[Finding, ...] = ()
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `result` map of a `security_result` event."""
-        return {
-            **self.details,
-            "score": self.score,
-            "findings": [f.to_dict() for f in self.findings],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SiteType:
-    site_type: str  # ecommerce, login_financial, blog_content, saas, other
-    confidence: float
-
-
-@dataclass(frozen=True, slots=True)
-class IntelReport:
-    facts: Mapping[str, Any]
-    findings: tuple[Finding, ...] = ()
-
+__all__ = [
+    "SECURITY_MODULES",
+    "IntelReport",
+    "ModuleResult",
+    "SecurityModule",
+    "SiteType",
+    "UrlVerdict",
+    "analyse_content",
+    "analyse_url",
+    "classify_site",
+    "gather_intel",
+    "iter_content",
+]
 
 SecurityModule = Callable[[Site], ModuleResult]
 
+SECURITY_MODULES: Mapping[str, SecurityModule] = {
+    "security_headers": security_headers,
+    "tls": tls,
+    "redirect_chain": redirect_chain,
+    "form_validation": form_validation,
+    "js_analysis": js_analysis,
+    "phishing": phishing,
+}
 
-def _response_headers(site: Site) -> ModuleResult:
-    entry = site.entry
-    return ModuleResult(
-        module="security_headers",
-        score=100,
-        details={"url": entry.final_url, "headers": dict(entry.headers)},
-    )
 
-
-SECURITY_MODULES: Mapping[str, SecurityModule] = {"security_headers": _response_headers}
+def iter_content(page: Page) -> Iterator[Finding]:
+    """The content findings of one page, yielded one by one as the detector finds them."""
+    yield from _dark_patterns(page)
 
 
 def analyse_content(page: Page) -> list[Finding]:
-    return []
-
-
-def classify_site(site: Site) -> SiteType:
-    return SiteType("other", 0.0)
-
-
-def gather_intel(site: Site, addresses: Sequence[str]) -> IntelReport:
-    return IntelReport(facts={"addresses": list(addresses)})
+    return list(iter_content(page))

@@ -200,12 +200,44 @@ def features(url: str) -> dict[str, float]:
         "known_tld": 1.0 if p.suffix else 0.0,
     }
     feats[f"tld:{p.suffix.rsplit('.', 1)[-1]}"] = 1.0
+    # Shared hosting and free site builders recur across unrelated phishing pages.
+    feats[f"dom:{p.domain}"] = 1.0
+    feats |= _shape(p, rest)
     for token in set(_tokens(p.subdomain)):
         feats[f"sub:{token}"] = 1.0
+    # Character trigrams, digits folded, generalise across look-alike throwaway names.
+    name = re.sub(r"\d", "0", f"^{p.subdomain}.{p.label}$")
+    for i in range(len(name) - 2):
+        feats[f"c3:{name[i : i + 3]}"] = 1.0
+    tail = re.sub(r"\d", "0", p.path[:60].lower())
+    for i in range(len(tail) - 2):
+        feats[f"p3:{tail[i : i + 3]}"] = 1.0
     for token in set(_tokens(p.path + " " + p.query)):
         if 2 <= len(token) <= 20 and not token.isdigit():
             feats[f"path:{token}"] = 1.0
     return feats
+
+
+def _shape(p: _Parts, rest: str) -> dict[str, float]:
+    """Bucketed counts, so that a linear model can learn that both extremes are odd."""
+    words = _tokens(rest)
+    host_words = _tokens(p.host)
+    counts = {
+        "len_url": len(rest) // 15,
+        "len_host": len(p.host) // 6,
+        "dots": p.host.count("."),
+        "slashes": p.path.count("/"),
+        "params": p.query.count("&") + (1 if p.query else 0),
+        "host_digits": min(sum(c.isdigit() for c in p.host), 6),
+        "longest_word": max((len(w) for w in words), default=0) // 5,
+        "longest_host_word": max((len(w) for w in host_words), default=0) // 4,
+        "sub_labels": len([s for s in p.subdomain.split(".") if s]),
+    }
+    shape = {f"n:{k}:{min(v, 8)}": 1.0 for k, v in counts.items()}
+    shape["n:avg_word"] = min(sum(map(len, words)) / max(1, len(words)), 20) / 20
+    shape["n:com_in_path"] = 1.0 if "com" in _tokens(p.path) else 0.0
+    shape["n:repeat"] = 1.0 if re.search(r"(.)\1\1", p.host) else 0.0
+    return shape
 
 
 @cache
