@@ -105,7 +105,9 @@ def accuracy_at_fpr(ceiling: float) -> Objective:
 def fit_with_threshold(rows, objective, **params) -> LinearModel:  # type: ignore[no-untyped-def]
     """Fit, with a threshold chosen on out-of-fold scores of these same rows only."""
     scores = out_of_fold(rows, 4, 1, **params)
-    threshold = choose_threshold([(y, p) for (_, y), p in zip(rows, scores, strict=True)], objective)
+    threshold = choose_threshold(
+        [(y, p) for (_, y), p in zip(rows, scores, strict=True)], objective
+    )
     model = fit(rows, **params)
     return LinearModel(model.bias, model.weights, threshold)
 
@@ -136,7 +138,11 @@ def train_darkpatterns(path: Path, cv: bool) -> None:
         report("darkpatterns 5-fold held-out", cross_validate(rows, objective, **params))
     detector = fit_with_threshold(rows, objective, **params)
     categories = {}
-    positives = [(feats, r["Pattern Category"].strip()) for (feats, y), r in zip(rows, data, strict=True) if y]
+    positives = [
+        (feats, r["Pattern Category"].strip())
+        for (feats, y), r in zip(rows, data, strict=True)
+        if y
+    ]
     for category in darkpatterns.CATEGORIES:
         labelled = [(feats, c == category) for feats, c in positives]
         categories[category] = fit(labelled, l2=1e-3, epochs=25, min_df=2).to_dict()
@@ -148,7 +154,7 @@ def train_phishing(path: Path, cv: bool) -> None:
     with path.open(newline="", encoding="utf-8") as handle:
         data = list(csv.DictReader(handle))
     rows = [(urls.features(r["url"]), r["status"].strip() == "phishing") for r in data]
-    params = {"l2": 1e-4, "epochs": 20, "min_df": 3}
+    params = {"l2": 1e-4, "epochs": 3, "min_df": 5}
     objective = accuracy_at_fpr(0.025)
     if cv:
         report("phishing 5-fold held-out", cross_validate(rows, objective, **params))

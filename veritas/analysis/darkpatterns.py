@@ -93,6 +93,7 @@ class Detection:
 
 
 _TOKEN = re.compile(r"[a-z0]+|[!?%$£€:]")
+_WORDY = re.compile(r"[^\W\d_]{3}")
 
 
 def rule_hits(text: str) -> list[Rule]:
@@ -126,6 +127,8 @@ def _models() -> tuple[LinearModel, dict[str, LinearModel]] | None:
 
 def detect(text: str) -> Detection | None:
     """Is this visible text a dark pattern, and of which kind? None when it is not."""
+    if not _WORDY.search(text):
+        return None  # a bare price or number is not a claim a visitor can be misled by
     hits = rule_hits(text)
     models = _models()
     if models is None:
