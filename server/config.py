@@ -1,0 +1,208 @@
+"""The server's configuration: one frozen `ServerConfig`, every limit in one place.
+
+Filled from CLI flags (strongest), then `VERITAS_*` environment variables, then the
+defaults below; validated once, with an error naming the flag or variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Final
+
+from protocol.events import IPC_MODES, TIERS
+from server.errors import ConfigError
+from server.log import LogLimits
+from server.sse import SseSettings
+
+DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path | None = Path("var")  # None: nothing kept on disk
+    # audits
+    max_workers: int = 4
+    max_queued: int = 100
+    retry_after: int = 5  # seconds suggested to a client refused with 429
+    tier_seconds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_SECONDS))
+    time_margin: float = 10.0  # added to a tier's time: start-up, the last phase, the report
+    kill_grace: float = 3.0  # seconds between SIGTERM and SIGKILL of the worker's group
+    ipc_mode: str | None = None  # VERITAS_IPC_MODE; None: the rollout decides
+    ipc_rollout: float = 1.0  # share of audits that use the pipe
+    worker_command: tuple[str, ...] | None = None  # None: `sys.executable -m veritas`
+    allow_private_targets: bool = False
+    resolve_timeout: float = 2.0
+    # requests
+    max_body_bytes: int = 64 * 1024
+    max_url_length: int = 2048
+    list_default_limit: int = 20
+    list_max_limit: int = 100
+    # streams and logs
+    ping_interval: float = 15.0
+    slow_subscriber_deadline: float = 10.0
+    retry_ms: int = 2000
+    retry_jitter_ms: int = 3000
+    replay_batch_bytes: int = 256 * 1024
+    max_log_events: int = 100_000
+    max_log_bytes: int = 64 * 1024 * 1024
+    max_finished_logs: int = 32  # finished audits kept in memory; older ones come from the store
+
+    def __post_init__(self) -> None:
+        for name in ("max_workers", "max_queued", "retry_after", "max_body_bytes"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("max_url_length", "list_default_limit", "list_max_limit"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("replay_batch_bytes", "max_log_bytes", "max_finished_logs"):
+            _at_least(name, getattr(self, name), 1)
+        _at_least("max_log_events", self.max_log_events, 2)
+        _at_least("port", self.port, 0)
+        _at_least("retry_ms", self.retry_ms, 0)
+        _at_least("retry_jitter_ms", self.retry_jitter_ms, 0)
+        for name in ("time_margin", "kill_grace"):
+            _positive(name, getattr(self, name), zero_ok=True)
+        for name in ("resolve_timeout", "ping_interval", "slow_subscriber_deadline"):
+            _positive(name, getattr(self, name))
+        self._check_choices()
+
+    def _check_choices(self) -> None:
+        if self.port > 65535:
+            raise ConfigError(f"port must be at most 65535, got {self.port}")
+        if set(self.tier_seconds) != set(TIERS):
+            raise ConfigError(f"tier_seconds must name exactly the tiers {', '.join(TIERS)}")
+        for tier, seconds in self.tier_seconds.items():
+            _positive(f"time limit of {tier}", seconds)
+        if self.ipc_mode is not None and self.ipc_mode not in IPC_MODES:
+            raise ConfigError(
+                f"VERITAS_IPC_MODE must be one of {', '.join(IPC_MODES)}, got {self.ipc_mode!r}"
+            )
+        if not 0.0 <= self.ipc_rollout <= 1.0:
+            raise ConfigError(f"VERITAS_IPC_ROLLOUT must be within 0..1, got {self.ipc_rollout}")
+        if self.list_default_limit > self.list_max_limit:
+            raise ConfigError("list_default_limit must not exceed list_max_limit")
+        if self.worker_command is not None and not self.worker_command:
+            raise ConfigError("worker_command must not be empty")
+
+    def time_limit(self, tier: str) -> float:
+        return self.tier_seconds[tier] + self.time_margin
+
+    @property
+    def log_limits(self) -> LogLimits:
+        return LogLimits(max_events=self.max_log_events, max_bytes=self.max_log_bytes)
+
+    @property
+    def sse(self) -> SseSettings:
+        return SseSettings(
+            ping_interval=self.ping_interval,
+            write_deadline=self.slow_subscriber_deadline,
+            retry_ms=self.retry_ms,
+            retry_jitter_ms=self.retry_jitter_ms,
+            batch_bytes=self.replay_batch_bytes,
+        )
+
+
+def _at_least(name: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _positive(name: str, value: float, *, zero_ok: bool = False) -> None:
+    ok = isinstance(value, int | float) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not zero_ok):
+        raise ConfigError(f"{name} must be a {'non-negative' if zero_ok else 'positive'} number")
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected 1/0, true/false, yes/no or on/off, got {text!r}")
+
+
+def _data_dir(text: str) -> Path | None:
+    return Path(text) if text else None
+
+
+def _command(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# VERITAS_<NAME> -> (field, parser). The tier limits are VERITAS_TIME_<TIER>.
+ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
+    "VERITAS_HOST": ("host", str),
+    "VERITAS_PORT": ("port", int),
+    "VERITAS_DATA_DIR": ("data_dir", _data_dir),
+    "VERITAS_MAX_WORKERS": ("max_workers", int),
+    "VERITAS_MAX_QUEUED": ("max_queued", int),
+    "VERITAS_RETRY_AFTER": ("retry_after", int),
+    "VERITAS_TIME_MARGIN": ("time_margin", float),
+    "VERITAS_KILL_GRACE": ("kill_grace", float),
+    "VERITAS_IPC_MODE": ("ipc_mode", lambda s: s.strip() or None),
+    "VERITAS_IPC_ROLLOUT": ("ipc_rollout", float),
+    "VERITAS_WORKER_COMMAND": ("worker_command", _command),
+    "VERITAS_ALLOW_PRIVATE_TARGETS": ("allow_private_targets", _flag),
+    "VERITAS_RESOLVE_TIMEOUT": ("resolve_timeout", float),
+    "VERITAS_MAX_BODY_BYTES": ("max_body_bytes", int),
+    "VERITAS_MAX_URL_LENGTH": ("max_url_length", int),
+    "VERITAS_SSE_PING": ("ping_interval", float),
+    "VERITAS_SLOW_SUBSCRIBER_DEADLINE": ("slow_subscriber_deadline", float),
+    "VERITAS_SSE_RETRY_MS": ("retry_ms", int),
+    "VERITAS_SSE_RETRY_JITTER_MS": ("retry_jitter_ms", int),
+    "VERITAS_MAX_LOG_EVENTS": ("max_log_events", int),
+    "VERITAS_MAX_LOG_BYTES": ("max_log_bytes", int),
+    "VERITAS_MAX_FINISHED_LOGS": ("max_finished_logs", int),
+}
+
+
+def from_environment(environ: Mapping[str, str], **overrides: Any) -> ServerConfig:
+    """Defaults, then `VERITAS_*` variables, then `overrides` (the CLI flags)."""
+    values: dict[str, Any] = {}
+    for name, (attr, parse) in ENVIRONMENT.items():
+        if name in environ:
+            values[attr] = _parse(name, environ[name], parse)
+    tiers = dict(DEFAULT_TIER_SECONDS)
+    for tier in TIERS:
+        name = f"VERITAS_TIME_{tier.upper()}"
+        if name in environ:
+            tiers[tier] = _parse(name, environ[name], float)
+    values["tier_seconds"] = tiers
+    values.update(overrides)
+    known = {f.name for f in fields(ServerConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise TypeError(f"unknown configuration fields: {', '.join(sorted(unknown))}")
+    return replace(ServerConfig(), **values)
+
+
+def _parse(name: str, text: str, parse: Callable[[str], Any]) -> Any:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: cannot read {text!r}: {exc}") from exc
+
+
+def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> ServerConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m server", description="The Veritas audit service."
+    )
+    parser.add_argument("--host", help="address to listen on (VERITAS_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on (VERITAS_PORT)")
+    parser.add_argument(
+        "--data-dir", help="folder for the audit database (VERITAS_DATA_DIR); '' for none"
+    )
+    args = parser.parse_args(argv)
+    flags: dict[str, Any] = {}
+    if args.host is not None:
+        flags["host"] = args.host
+    if args.port is not None:
+        flags["port"] = args.port
+    if args.data_dir is not None:
+        flags["data_dir"] = _data_dir(args.data_dir)
+    return from_environment(environ, **flags)

@@ -1,0 +1,109 @@
+"""The body of `POST /audits`: parsed and checked once, into an `AuditRequest`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from protocol.events import IPC_MODES, TIERS, VERDICT_MODES
+from server.errors import ApiError
+
+DEFAULT_TIER: Final = "standard_audit"
+DEFAULT_VERDICT_MODE: Final = "simple"
+FIELDS: Final = frozenset({"url", "tier", "verdict_mode", "security_modules", "ipc"})
+MODULE_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
+MAX_MODULES: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRequest:
+    url: str
+    host: str
+    tier: str = DEFAULT_TIER
+    verdict_mode: str = DEFAULT_VERDICT_MODE
+    security_modules: tuple[str, ...] | None = None
+    ipc: str | None = None  # None: the server's configured choice
+
+
+def bad(field: str | None, message: str, code: str = "invalid") -> ApiError:
+    return ApiError(400, code, message, field)
+
+
+def parse_audit_request(body: bytes, max_url_length: int) -> AuditRequest:
+    """Validate a request body; raises `ApiError` 400 naming the first bad field."""
+    obj = _json_object(body)
+    unknown = sorted(set(obj) - FIELDS)
+    if unknown:
+        raise bad(unknown[0], f"unknown field {unknown[0]!r}", "unknown_field")
+    if "url" not in obj:
+        raise bad("url", "url is required", "missing_field")
+    url, host = check_url(obj["url"], max_url_length)
+    return AuditRequest(
+        url=url,
+        host=host,
+        tier=_choice(obj, "tier", TIERS, DEFAULT_TIER),
+        verdict_mode=_choice(obj, "verdict_mode", VERDICT_MODES, DEFAULT_VERDICT_MODE),
+        security_modules=_modules(obj.get("security_modules")),
+        ipc=_choice(obj, "ipc", IPC_MODES, None),
+    )
+
+
+def _json_object(body: bytes) -> Mapping[str, Any]:
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise bad(None, f"body is not valid JSON: {exc}", "bad_json") from exc
+    if not isinstance(obj, dict):
+        raise bad(None, f"body must be a JSON object, not {type(obj).__name__}", "bad_json")
+    return obj
+
+
+def check_url(value: object, max_length: int) -> tuple[str, str]:
+    """An absolute http(s) URL with a host, within the length limit: (url, host)."""
+    if not isinstance(value, str):
+        raise bad("url", f"url must be a string, not {type(value).__name__}")
+    if len(value) > max_length:
+        raise bad("url", f"url is longer than {max_length} characters", "url_too_long")
+    try:
+        parts = urlsplit(value.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError as exc:
+        raise bad("url", f"url cannot be parsed: {exc}", "bad_url") from exc
+    if parts.scheme not in ("http", "https"):
+        raise bad(
+            "url", f"only http and https URLs can be audited, not {parts.scheme!r}", "bad_url"
+        )
+    if not host:
+        raise bad("url", "url has no host", "bad_url")
+    if any(c.isspace() or ord(c) < 0x20 for c in value.strip()):
+        raise bad("url", "url contains whitespace or control characters", "bad_url")
+    return value.strip(), host
+
+
+def _choice(
+    obj: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str | None
+) -> Any:
+    value = obj.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str) or value not in choices:
+        raise bad(name, f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _modules(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad("security_modules", "security_modules must be a list of module names")
+    if len(value) > MAX_MODULES:
+        raise bad("security_modules", f"at most {MAX_MODULES} security modules")
+    for name in value:
+        if not MODULE_NAME.fullmatch(name):
+            raise bad("security_modules", f"{name!r} is not a module name")
+    return tuple(dict.fromkeys(value))
