@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: Veritas against what a user would otherwise pick, on one machine."""
