@@ -1,0 +1,300 @@
+"""SQLiteStore against real SQLite files: round trips, batching, ordering, crashes, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from server.sqlitestore import SQLiteStore, StoreError, StoreSettings
+from server.store import AuditRecord, StoredEvent
+
+ROOT = Path(__file__).resolve().parents[2]
+SLOW = StoreSettings(batch_interval=60.0, batch_max_events=10_000)  # commits only when asked
+
+
+def record(audit_id: str, created_at: float, status: str = "complete") -> AuditRecord:
+    return AuditRecord(
+        id=audit_id,
+        url=f"https://{audit_id}.example/",
+        tier="quick_scan",
+        verdict_mode="simple",
+        security_modules=("headers", "tls"),
+        ipc="pipe",
+        status=status,  # type: ignore[arg-type]
+        created_at=created_at,
+    )
+
+
+def event(position: int, type_: str = "log_entry") -> StoredEvent:
+    data = json.dumps({"v": 1, "type": type_, "seq": position, "n": "é\u2028 ✓"})
+    return StoredEvent(position, type_, data)
+
+
+def committed_events(path: Path, audit_id: str) -> int:
+    """What another process would see in the file right now."""
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT count(*) FROM events WHERE audit_id = ?", (audit_id,)).fetchone()
+    return int(row[0])
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    # Polling: the condition is another connection's view of the file, nothing can notify it.
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "veritas.sqlite3", SLOW)
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+async def test_a_record_and_its_events_survive_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "veritas.sqlite3"
+    first = SQLiteStore(path)
+    await first.open()
+    await first.create_audit(record("a1", 100.0, status="running"))
+    for position in range(1, 6):
+        first.append_event("a1", event(position))
+    result = {"trust_score": 87, "risk_level": "low", "findings": [{"id": "f"}]}
+    await first.update_audit(
+        "a1", status="complete", finished_at=101.5, trust_score=87, risk_level="low", result=result
+    )
+    await first.close()
+
+    second = SQLiteStore(path)
+    await second.open()
+    stored = await second.get_audit("a1")
+    expected = replace(
+        record("a1", 100.0),
+        finished_at=101.5,
+        trust_score=87,
+        risk_level="low",
+        result=result,
+    )
+    assert stored == expected
+    assert await second.load_events("a1") == [event(p) for p in range(1, 6)]
+    assert await second.load_events("a1", after=3) == [event(4), event(5)]
+    assert await second.get_audit("nope") is None
+    await second.close()
+
+
+async def test_append_only_queues_and_flush_commits(store: SQLiteStore) -> None:
+    await store.create_audit(record("a1", 1.0, status="running"))
+    for position in range(1, 4):
+        store.append_event("a1", event(position))
+    assert committed_events(store.path, "a1") == 0
+    await store.flush()
+    assert committed_events(store.path, "a1") == 3
+
+
+async def test_a_full_batch_is_committed_without_a_flush(tmp_path: Path) -> None:
+    store = SQLiteStore(
+        tmp_path / "s.sqlite3", StoreSettings(batch_interval=60, batch_max_events=8)
+    )
+    batches: list[int] = []
+    store = SQLiteStore(store.path, store.settings, on_batch=batches.append)
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    for position in range(1, 9):
+        store.append_event("a1", event(position))
+    await until(lambda: committed_events(store.path, "a1") == 8)
+    assert batches == [8]
+    await store.close()
+
+
+async def test_events_wait_at_most_the_batch_interval(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3", StoreSettings(batch_interval=0.02))
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    store.append_event("a1", event(1))
+    await until(lambda: committed_events(store.path, "a1") == 1)
+    await store.close()
+
+
+async def test_a_record_update_commits_the_events_appended_before_it(store: SQLiteStore) -> None:
+    await store.create_audit(record("a1", 1.0, status="running"))
+    store.append_event("a1", event(1))
+    store.append_event("a1", event(2, "audit_complete"))
+    await store.update_audit("a1", status="complete")
+    assert committed_events(store.path, "a1") == 2
+
+
+async def test_close_commits_what_is_pending(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SQLiteStore(path, SLOW)
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    store.append_event("a1", event(1))
+    await store.close()
+    assert committed_events(path, "a1") == 1
+
+
+async def test_list_is_newest_first_paged_filtered_and_without_results(store: SQLiteStore) -> None:
+    for index in range(5):
+        status = "running" if index == 2 else "complete"
+        await store.create_audit(record(f"a{index}", float(index), status=status))
+    await store.update_audit("a4", result={"trust_score": 1})
+    listed = await store.list_audits(status=None, limit=10, before=None)
+    assert [r.id for r in listed] == ["a4", "a3", "a2", "a1", "a0"]
+    assert all(r.result is None for r in listed)
+    page = await store.list_audits(status=None, limit=2, before="a3")
+    assert [r.id for r in page] == ["a2", "a1"]
+    done = await store.list_audits(status="complete", limit=10, before=None)
+    assert [r.id for r in done] == ["a4", "a3", "a1", "a0"]
+    assert (await store.get_audit("a4")) is not None
+
+
+async def test_unfinished_lists_queued_and_running_audits_only(store: SQLiteStore) -> None:
+    for audit_id, status in [("q", "queued"), ("r", "running"), ("c", "complete"), ("e", "error")]:
+        await store.create_audit(record(audit_id, time.time(), status=status))
+    assert sorted(r.id for r in await store.unfinished()) == ["q", "r"]
+
+
+async def test_update_refuses_unknown_fields(store: SQLiteStore) -> None:
+    await store.create_audit(record("a1", 1.0))
+    with pytest.raises(TypeError):
+        await store.update_audit("a1", colour="red")
+    with pytest.raises(TypeError):
+        await store.update_audit("a1", id="other")
+
+
+async def test_a_duplicate_audit_id_is_a_store_error(store: SQLiteStore) -> None:
+    await store.create_audit(record("a1", 1.0))
+    with pytest.raises(StoreError):
+        await store.create_audit(record("a1", 2.0))
+    assert (await store.get_audit("a1")) == record("a1", 1.0)
+
+
+async def test_flushed_events_survive_sigkill_of_the_process(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    script = textwrap.dedent(
+        f"""
+        import asyncio, json, os, sys
+        from server.sqlitestore import SQLiteStore, StoreSettings
+        from server.store import AuditRecord, StoredEvent
+
+        async def main():
+            settings = StoreSettings(batch_interval=60, batch_max_events=10**6)
+            store = SQLiteStore({str(path)!r}, settings)
+            await store.open()
+            await store.create_audit(AuditRecord("a1", "https://x/", "quick_scan", "simple",
+                                                 None, "pipe", "running", 1.0))
+            for position in range(1, 101):
+                store.append_event("a1", StoredEvent(position, "log_entry", json.dumps(position)))
+            await store.flush()
+            for position in range(101, 151):
+                store.append_event("a1", StoredEvent(position, "log_entry", json.dumps(position)))
+            print("flushed", flush=True)
+            await asyncio.sleep(3600)
+
+        asyncio.run(main())
+        """
+    )
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None
+        assert await child.stdout.readline() == b"flushed\n"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        if child.returncode is None:
+            child.kill()
+        await child.wait()
+    assert child.returncode == -signal.SIGKILL
+    store = SQLiteStore(path)
+    await store.open()
+    events = await store.load_events("a1")
+    # Exactly what was flushed: the 50 events appended after it were never committed.
+    assert [e.position for e in events] == list(range(1, 101))
+    assert [r.id for r in await store.unfinished()] == ["a1"]
+    await store.close()
+
+
+async def test_prune_by_count_deletes_the_oldest_finished_only(store: SQLiteStore) -> None:
+    await store.create_audit(record("old-running", 1.0, status="running"))
+    for index in range(2, 8):
+        await store.create_audit(record(f"a{index}", float(index)))
+        store.append_event(f"a{index}", event(1))
+    deleted = await store.prune(max_audits=3, max_age_seconds=None, protect={"a2"})
+    # Seven audits, three allowed: the four oldest deletable ones go, skipping the
+    # running audit and the protected one.
+    assert deleted == ["a3", "a4", "a5", "a6"]
+    remaining = await store.list_audits(status=None, limit=100, before=None)
+    assert [r.id for r in remaining] == ["a7", "a2", "old-running"]
+    assert committed_events(store.path, "a3") == 0
+    assert committed_events(store.path, "a7") == 1
+
+
+async def test_prune_by_age_keeps_recent_and_unfinished_audits(store: SQLiteStore) -> None:
+    now = 10_000.0
+    await store.create_audit(record("ancient-queued", now - 5000, status="queued"))
+    await store.create_audit(record("ancient", now - 5000))
+    await store.create_audit(record("old-error", now - 2000, status="error"))
+    await store.create_audit(record("recent", now - 10))
+    deleted = await store.prune(max_audits=None, max_age_seconds=1000, now=now)
+    assert deleted == ["ancient", "old-error"]
+    assert await store.prune(max_audits=1, max_age_seconds=None, now=now) == ["recent"]
+    remaining = await store.list_audits(status=None, limit=100, before=None)
+    assert [r.id for r in remaining] == ["ancient-queued"]
+
+
+async def test_prune_without_limits_deletes_nothing(store: SQLiteStore) -> None:
+    await store.create_audit(record("a1", 1.0))
+    assert await store.prune(max_audits=None, max_age_seconds=None) == []
+
+
+async def test_past_the_backlog_bound_events_are_dropped_but_terminals_kept(
+    tmp_path: Path,
+) -> None:
+    settings = StoreSettings(batch_interval=60, batch_max_events=10_000, max_pending_bytes=200)
+    store = SQLiteStore(tmp_path / "s.sqlite3", settings)
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    for position in range(1, 21):
+        store.append_event("a1", event(position))
+    store.append_event("a1", event(21, "audit_complete"))
+    await store.flush()
+    kept = [e.position for e in await store.load_events("a1")]
+    assert kept[-1] == 21
+    assert 0 < len(kept) < 21
+    assert store.dropped_events == 21 - len(kept)
+    await store.close()
+
+
+async def test_a_newer_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(StoreError, match="schema version 99"):
+        await SQLiteStore(path).open()
+
+
+async def test_an_unusable_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError):
+        await SQLiteStore(blocker / "s.sqlite3").open()
+
+
+async def test_the_file_is_in_wal_mode(store: SQLiteStore) -> None:
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
