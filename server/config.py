@@ -16,6 +16,7 @@ from typing import Any, Final
 from protocol.events import IPC_MODES, TIERS
 from server.errors import ConfigError
 from server.log import LogLimits
+from server.runner import RunnerConfig
 from server.sse import SseSettings
 
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
@@ -90,6 +91,15 @@ class ServerConfig:
 
     def time_limit(self, tier: str) -> float:
         return self.tier_seconds[tier] + self.time_margin
+
+    @property
+    def runner(self) -> RunnerConfig:
+        runner = RunnerConfig(
+            grace_seconds=self.kill_grace, allow_private_targets=self.allow_private_targets
+        )
+        if self.worker_command is not None:
+            runner = replace(runner, worker_command=self.worker_command)
+        return runner
 
     @property
     def log_limits(self) -> LogLimits:

@@ -38,6 +38,14 @@ class SseSettings:
     batch_bytes: int  # replay joins entries into writes of about this size
 
 
+class Subscribers:
+    """How many streams are open, and how many were cut for not keeping up."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.dropped = 0
+
+
 def last_event_id(request: web.Request) -> int:
     """The position a client has seen: `Last-Event-ID` header, else `?last_event_id=`, else 0."""
     raw = request.headers.get("Last-Event-ID")
@@ -73,23 +81,27 @@ async def stream_log(
     log: AuditLog,
     after: int,
     settings: SseSettings,
+    subscribers: Subscribers,
     *,
-    status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
     """Send the log after position `after`, then follow it until its terminal event."""
-    response = web.StreamResponse(status=status, headers={**HEADERS, **(headers or {})})
+    response = web.StreamResponse(headers={**HEADERS, **(headers or {})})
     await response.prepare(request)
     subscriber = Subscriber(request, response, settings)
     retry = settings.retry_ms + random.randint(0, settings.retry_jitter_ms)
     opening = encode_comment(f"audit {log.audit_id}") + encode_retry(retry)
+    subscribers.active += 1
     try:
         if await subscriber.send(opening):
             await subscriber.follow(log, after)
+        if not subscriber.gone:
+            await response.write_eof()
     except ConnectionResetError:
-        return response  # the client left; its audit goes on
-    if not subscriber.gone:
-        await response.write_eof()
+        pass  # the client left; its audit goes on
+    finally:
+        subscribers.active -= 1
+        subscribers.dropped += subscriber.dropped
     return response
 
 
@@ -102,6 +114,7 @@ class Subscriber:
         self.request = request
         self.response = response
         self.settings = settings
+        self.dropped = False
 
     @property
     def gone(self) -> bool:
@@ -137,6 +150,7 @@ class Subscriber:
 
     def _drop(self) -> None:
         # Aborting the transport is the only way to unblock a client that never reads.
+        self.dropped = True
         self.response.force_close()
         if self.request.transport is not None:
             self.request.transport.abort()

@@ -1,0 +1,17 @@
+"""The application's typed state: the keys under which `create_app` keeps its parts."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from server.config import ServerConfig
+from server.scheduler import Scheduler
+from server.sse import Subscribers
+from server.store import Store
+
+CONFIG: Final = web.AppKey("config", ServerConfig)
+STORE: Final = web.AppKey("store", Store)
+SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
+SUBSCRIBERS: Final = web.AppKey("subscribers", Subscribers)
