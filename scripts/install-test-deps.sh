@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the browser and client tests drive: Debian's chromium and the npm
+# `eventsource` package. Idempotent and quiet: does nothing when both are present.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo -n "$@"
+    else
+        echo "install-test-deps: need root or sudo to run: $*" >&2
+        return 1
+    fi
+}
+
+have_chromium() {
+    [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ]
+}
+
+if ! have_chromium; then
+    echo "install-test-deps: installing chromium (apt)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    out="$(mktemp)"
+    # Quiet on success; the whole apt output when something goes wrong.
+    if ! { as_root apt-get update -qq && as_root apt-get install -y -qq chromium; } >"$out" 2>&1; then
+        cat "$out" >&2
+        rm -f "$out"
+        exit 1
+    fi
+    rm -f "$out"
+fi
+
+clients="$root/tests/clients"
+if [ ! -d "$clients/node_modules/eventsource" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "install-test-deps: npm is missing; install Node.js (apt-get install -y nodejs npm)" >&2
+        exit 1
+    fi
+    echo "install-test-deps: installing the npm eventsource package" >&2
+    (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
