@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Final
 
 from aiohttp import web
@@ -18,6 +19,12 @@ from server.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
 from server.store import MemoryStore, Store
 
 logger: Final = logging.getLogger("server.app")
+STATIC_DIR: Final = Path(__file__).parent / "static"
+# The page loads nothing from elsewhere; screenshots arrive inline as data: URLs.
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'",
+    "Cache-Control": "no-cache",
+}
 
 HTTP_CODES: Final = {
     404: "not_found",
@@ -40,7 +47,18 @@ def create_app(
     # Before connections are drained: ending every audit ends every event stream.
     app.on_shutdown.append(close_scheduler)
     add_routes(app)
+    add_page_routes(app)
     return app
+
+
+def add_page_routes(app: web.Application) -> None:
+    """The live audit page: `/` and its files under `/static/`."""
+
+    async def index(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
+
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC_DIR)
 
 
 def make_store(config: ServerConfig) -> Store:
