@@ -7,9 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
+from protocol import targets
+from protocol.errors import TargetError
 from protocol.events import IPC_MODES, TIERS, VERDICT_MODES
+from protocol.targets import ParsedTarget
 from server.errors import ApiError
 
 DEFAULT_TIER: Final = "standard_audit"
@@ -22,7 +24,7 @@ MAX_MODULES: Final = 32
 @dataclass(frozen=True, slots=True)
 class AuditRequest:
     url: str
-    host: str
+    target: ParsedTarget
     tier: str = DEFAULT_TIER
     verdict_mode: str = DEFAULT_VERDICT_MODE
     security_modules: tuple[str, ...] | None = None
@@ -41,10 +43,10 @@ def parse_audit_request(body: bytes, max_url_length: int) -> AuditRequest:
         raise bad(unknown[0], f"unknown field {unknown[0]!r}", "unknown_field")
     if "url" not in obj:
         raise bad("url", "url is required", "missing_field")
-    url, host = check_url(obj["url"], max_url_length)
+    target = check_url(obj["url"], max_url_length)
     return AuditRequest(
-        url=url,
-        host=host,
+        url=target.url,
+        target=target,
         tier=_choice(obj, "tier", TIERS, DEFAULT_TIER),
         verdict_mode=_choice(obj, "verdict_mode", VERDICT_MODES, DEFAULT_VERDICT_MODE),
         security_modules=_modules(obj.get("security_modules")),
@@ -62,27 +64,16 @@ def _json_object(body: bytes) -> Mapping[str, Any]:
     return obj
 
 
-def check_url(value: object, max_length: int) -> tuple[str, str]:
-    """An absolute http(s) URL with a host, within the length limit: (url, host)."""
+def check_url(value: object, max_length: int) -> ParsedTarget:
+    """An absolute http(s) URL with a host, within the length limit (the shared rules)."""
     if not isinstance(value, str):
         raise bad("url", f"url must be a string, not {type(value).__name__}")
     if len(value) > max_length:
         raise bad("url", f"url is longer than {max_length} characters", "url_too_long")
     try:
-        parts = urlsplit(value.strip())
-        host = parts.hostname
-        parts.port  # noqa: B018  (raises ValueError for a bad port)
-    except ValueError as exc:
-        raise bad("url", f"url cannot be parsed: {exc}", "bad_url") from exc
-    if parts.scheme not in ("http", "https"):
-        raise bad(
-            "url", f"only http and https URLs can be audited, not {parts.scheme!r}", "bad_url"
-        )
-    if not host:
-        raise bad("url", "url has no host", "bad_url")
-    if any(c.isspace() or ord(c) < 0x20 for c in value.strip()):
-        raise bad("url", "url contains whitespace or control characters", "bad_url")
-    return value.strip(), host
+        return targets.check_url(value, max_length)
+    except TargetError as exc:
+        raise bad("url", str(exc), "bad_url") from exc
 
 
 def _choice(

@@ -144,7 +144,8 @@ async def test_a_huge_chunked_body_is_413(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "url",
     ["http://127.0.0.1/", "http://localhost:8080/", "http://[::1]/", "http://10.1.2.3/",
-     "https://169.254.169.254/latest/meta-data/", "http://192.168.0.1/", "http://0.0.0.0/"],
+     "https://169.254.169.254/latest/meta-data/", "http://192.168.0.1/", "http://0.0.0.0/",
+     "http://2130706433/", "http://[::ffff:127.0.0.1]/", "http://app.localhost/"],
 )  # fmt: skip
 async def test_private_targets_are_403(guarded: TestClient, url: str) -> None:
     error = await error_of(await guarded.post("/audits", json={"url": url}), 403)
