@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import math
 import os
@@ -246,9 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     sizes = SIZES[mode]
     if args.repeats is not None:
-        sizes = Sizes(
-            **{**{f: getattr(sizes, f) for f in Sizes.__slots__}, "repeats": args.repeats}
-        )
+        sizes = dataclasses.replace(sizes, repeats=args.repeats)
     systems = [s for s in args.systems.split(",") if s in SYSTEMS]
     runs = asyncio.run(measure(sizes, systems))
     rows = {system: summarize(runs, system) for system in systems}

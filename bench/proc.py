@@ -33,14 +33,20 @@ def rss_bytes(pid: int) -> int:
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of a process (nginx workers under their master)."""
+    """Direct children of a process (nginx workers under their master), by their ppid."""
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(c) for c in (task / "children").read_text().split()]
-        except FileNotFoundError:
-            continue
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _parent(entry) == pid:
+            found.append(int(entry.name))
     return found
+
+
+def _parent(entry: Path) -> int | None:
+    try:
+        stat = (entry / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 def raise_fd_limit(wanted: int) -> int:
