@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -11,6 +10,7 @@ from aiohttp import web
 from server.app import create_app
 from server.config import from_command_line
 from server.errors import ConfigError
+from server.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,10 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"veritas-server: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(config.log_format, config.log_level)
+    web.run_app(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        print=None,
+        shutdown_timeout=config.shutdown_timeout,
     )
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
     return 0
 
 

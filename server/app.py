@@ -10,12 +10,18 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from server.auth import auth_middleware
 from server.config import ServerConfig
+from server.cors import cors_headers, cors_middleware
 from server.errors import ApiError
+from server.metrics import CONTENT_TYPE, MeteredStore, Metrics, MetricsHooks
+from server.recovery import recover_interrupted
+from server.retention import retention_task
 from server.routes import add_routes
 from server.scheduler import AuditHooks, Scheduler
+from server.sqlitestore import SQLiteStore
 from server.sse import Subscribers
-from server.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
+from server.state import CONFIG, METRICS, SCHEDULER, STORE, SUBSCRIBERS
 from server.store import MemoryStore, Store
 
 logger: Final = logging.getLogger("server.app")
@@ -39,16 +45,45 @@ def create_app(
     config: ServerConfig, *, store: Store | None = None, hooks: AuditHooks | None = None
 ) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares(config))
+    metrics = Metrics()
     app[CONFIG] = config
-    app[SUBSCRIBERS] = Subscribers()
-    app[STORE] = store if store is not None else make_store(config)
+    app[METRICS] = metrics
+    app[SUBSCRIBERS] = Subscribers(on_delivered=metrics.delivered)
+    inner = store if store is not None else make_store(config, metrics)
+    app[STORE] = MeteredStore(inner, metrics)
+    watch_gauges(app, inner)
+    if config.cors is not None:
+        app.on_response_prepare.append(cors_headers(config.cors))
     app.cleanup_ctx.append(store_context)
-    app.cleanup_ctx.append(scheduler_context(hooks))
+    if isinstance(inner, SQLiteStore):
+        app.cleanup_ctx.append(retention_context(inner))
+    app.cleanup_ctx.append(scheduler_context(hooks or MetricsHooks(metrics)))
     # Before connections are drained: ending every audit ends every event stream.
     app.on_shutdown.append(close_scheduler)
     add_routes(app)
     add_page_routes(app)
+    app.router.add_get("/metrics", metrics_page)
     return app
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def watch_gauges(app: web.Application, store: Store) -> None:
+    """Gauges read from their owners at scrape time."""
+
+    def scheduler_count(attribute: str) -> float:
+        scheduler = app.get(SCHEDULER)
+        return 0.0 if scheduler is None else float(getattr(scheduler, attribute))
+
+    app[METRICS].watch(
+        queue_depth=lambda: scheduler_count("queued"),
+        workers=lambda: scheduler_count("running"),
+        subscribers=lambda: app[SUBSCRIBERS].active,
+        store_dropped=lambda: getattr(store, "dropped_events", 0),
+    )
 
 
 def add_page_routes(app: web.Application) -> None:
@@ -61,14 +96,22 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_static("/static/", STATIC_DIR)
 
 
-def make_store(config: ServerConfig) -> Store:
-    """The one place that picks the store."""
-    return MemoryStore()
+def make_store(config: ServerConfig, metrics: Metrics) -> Store:
+    """The one place that picks the store: SQLite in the data directory, if there is one."""
+    if config.data_dir is None:
+        return MemoryStore()
+    path = config.data_dir / "veritas.sqlite3"
+    return SQLiteStore(path, config.store, on_batch=metrics.store_batch)
 
 
 def middlewares(config: ServerConfig) -> list[Middleware]:
-    """Every middleware, outermost first (auth and CORS go here)."""
-    return [json_errors]
+    """Every middleware, outermost first: preflights are answered before the token check."""
+    chain: list[Middleware] = [json_errors]
+    if config.cors is not None:
+        chain.append(cors_middleware(config.cors))
+    if config.api_token is not None:
+        chain.append(auth_middleware(config.api_token))
+    return chain
 
 
 @web.middleware
@@ -103,8 +146,16 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     store = app[STORE]
     await store.open()
+    await recover_interrupted(store)
     yield
     await store.close()
+
+
+def retention_context(store: SQLiteStore) -> Callable[[web.Application], AsyncIterator[None]]:
+    def context(app: web.Application) -> AsyncIterator[None]:
+        return retention_task(store, app[CONFIG].retention, app[METRICS].pruned.inc)
+
+    return context
 
 
 def scheduler_context(

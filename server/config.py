@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from protocol.events import IPC_MODES, TIERS
+from server.cors import CorsPolicy
 from server.errors import ConfigError
 from server.log import LogLimits
+from server.logs import LOG_FORMATS
+from server.retention import RetentionPolicy
 from server.runner import RunnerConfig
+from server.sqlitestore import StoreSettings
 from server.sse import SseSettings
 
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
@@ -53,6 +57,20 @@ class ServerConfig:
     max_log_events: int = 100_000
     max_log_bytes: int = 64 * 1024 * 1024
     max_finished_logs: int = 32  # finished audits kept in memory; older ones come from the store
+    # durability: the store, retention, shutdown
+    store_batch_ms: float = 50.0  # an appended event waits at most this long for its commit
+    store_batch_events: int = 512  # ... or until this many are waiting
+    store_max_pending_bytes: int = 64 * 1024 * 1024  # uncommitted event data held in memory
+    store_synchronous: str = "FULL"  # SQLite fsync policy: FULL, NORMAL (SIGKILL-safe), OFF
+    retention_max_audits: int = 10_000  # 0: no limit by count
+    retention_max_age_days: float = 30.0  # 0: no limit by age
+    retention_interval: float = 3600.0  # seconds between two prunings
+    shutdown_timeout: float = 10.0  # SIGTERM: seconds open streams get before they are cut
+    # access and operations
+    api_token: str | None = field(default=None, repr=False)  # None: no token required
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed, or ("*",)
+    log_format: str = "text"  # or "json": one object per line
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         for name in ("max_workers", "max_queued", "retry_after", "max_body_bytes"):
@@ -70,6 +88,28 @@ class ServerConfig:
         for name in ("resolve_timeout", "ping_interval", "slow_subscriber_deadline"):
             _positive(name, getattr(self, name))
         self._check_choices()
+        self._check_operations()
+
+    def _check_operations(self) -> None:
+        for name in ("store_batch_events", "store_max_pending_bytes"):
+            _at_least(name, getattr(self, name), 1)
+        _at_least("retention_max_audits", self.retention_max_audits, 0)
+        for name in ("store_batch_ms", "retention_max_age_days"):
+            _positive(name, getattr(self, name), zero_ok=True)
+        for name in ("retention_interval", "shutdown_timeout"):
+            _positive(name, getattr(self, name))
+        if self.store_synchronous not in ("FULL", "NORMAL", "OFF"):
+            raise ConfigError("VERITAS_STORE_SYNCHRONOUS must be FULL, NORMAL or OFF")
+        if self.api_token is not None and not self.api_token.strip():
+            raise ConfigError("VERITAS_API_TOKEN must not be blank (unset it for no token)")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"VERITAS_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("VERITAS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        try:
+            CorsPolicy.parse(",".join(self.cors_origins))
+        except ValueError as exc:
+            raise ConfigError(f"VERITAS_CORS_ORIGINS: {exc}") from exc
 
     def _check_choices(self) -> None:
         if self.port > 65535:
@@ -104,6 +144,27 @@ class ServerConfig:
     @property
     def log_limits(self) -> LogLimits:
         return LogLimits(max_events=self.max_log_events, max_bytes=self.max_log_bytes)
+
+    @property
+    def store(self) -> StoreSettings:
+        return StoreSettings(
+            batch_interval=self.store_batch_ms / 1000,
+            batch_max_events=self.store_batch_events,
+            max_pending_bytes=self.store_max_pending_bytes,
+            synchronous=self.store_synchronous,
+        )
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            max_audits=self.retention_max_audits or None,
+            max_age_seconds=self.retention_max_age_days * 86400 or None,
+            interval=self.retention_interval,
+        )
+
+    @property
+    def cors(self) -> CorsPolicy | None:
+        return CorsPolicy.parse(",".join(self.cors_origins)) if self.cors_origins else None
 
     @property
     def sse(self) -> SseSettings:
@@ -144,6 +205,14 @@ def _command(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
+def _origins(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _token(text: str) -> str | None:
+    return text or None
+
+
 # VERITAS_<NAME> -> (field, parser). The tier limits are VERITAS_TIME_<TIER>.
 ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_HOST": ("host", str),
@@ -168,6 +237,18 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_MAX_LOG_EVENTS": ("max_log_events", int),
     "VERITAS_MAX_LOG_BYTES": ("max_log_bytes", int),
     "VERITAS_MAX_FINISHED_LOGS": ("max_finished_logs", int),
+    "VERITAS_STORE_BATCH_MS": ("store_batch_ms", float),
+    "VERITAS_STORE_BATCH_EVENTS": ("store_batch_events", int),
+    "VERITAS_STORE_MAX_PENDING_BYTES": ("store_max_pending_bytes", int),
+    "VERITAS_STORE_SYNCHRONOUS": ("store_synchronous", lambda s: s.strip().upper()),
+    "VERITAS_RETENTION_MAX_AUDITS": ("retention_max_audits", int),
+    "VERITAS_RETENTION_MAX_AGE_DAYS": ("retention_max_age_days", float),
+    "VERITAS_RETENTION_INTERVAL": ("retention_interval", float),
+    "VERITAS_SHUTDOWN_TIMEOUT": ("shutdown_timeout", float),
+    "VERITAS_API_TOKEN": ("api_token", _token),
+    "VERITAS_CORS_ORIGINS": ("cors_origins", _origins),
+    "VERITAS_LOG_FORMAT": ("log_format", lambda s: s.strip().lower()),
+    "VERITAS_LOG_LEVEL": ("log_level", lambda s: s.strip().upper()),
 }
 
 

@@ -13,6 +13,7 @@ but one slot is always kept for the terminal event, after which the log is close
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ class AuditLog:
         self.dropped = 0  # events refused because the log was full
         self._store = store
         self._entries: list[bytes] = []
+        self._appended_at: list[float] = []  # monotonic time of each entry: delivery latency
         self._size = 0
         self._closed = False
         self._grown = asyncio.Event()
@@ -103,8 +105,13 @@ class AuditLog:
             or self._size + data_size > self.limits.max_bytes
         )
 
+    def appended_at(self, position: int) -> float:
+        """When the entry at `position` (1, 2, ...) was added, on the monotonic clock."""
+        return self._appended_at[position - 1]
+
     def _add(self, encoded: bytes) -> None:
         self._entries.append(encoded)
+        self._appended_at.append(time.monotonic())
         self._size += len(encoded)
 
     def _wake(self) -> None:

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from server.store import AuditRecord, AuditStatus, Store, StoredEvent
+
+if TYPE_CHECKING:
+    from server.runner import WorkerReport
+    from server.scheduler import Audit
 
 MAX_REASONS: Final = 16
 MAX_REASON_LENGTH: Final = 60
@@ -119,12 +125,14 @@ class Metrics:
         queue_depth: Callable[[], float] | None = None,
         workers: Callable[[], float] | None = None,
         store_dropped: Callable[[], float] | None = None,
+        subscribers: Callable[[], float] | None = None,
     ) -> None:
         """Read these gauges from their owners at scrape time instead of tracking each change."""
         for gauge, read in (
             (self.queue_depth, queue_depth),
             (self.workers, workers),
             (self.store_dropped, store_dropped),
+            (self.subscribers, subscribers),
         ):
             if read is not None:
                 gauge.set_function(read)
@@ -160,3 +168,68 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format, for `GET /metrics` (content type `CONTENT_TYPE`)."""
         return bytes(generate_latest(self.registry))
+
+
+class MetricsHooks:
+    """The scheduler's `AuditHooks`: counts each finished audit by mode and outcome."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def started(self, audit: Audit) -> None:
+        return None
+
+    def finished(self, audit: Audit, report: WorkerReport | None) -> None:
+        record = audit.record
+        if report is None:
+            outcome = record.error_code or record.status
+            self.metrics.audit_finished(ipc=record.ipc, outcome=outcome)
+            return
+        self.metrics.audit_finished(
+            ipc=record.ipc,
+            outcome=record.error_code or report.outcome,
+            fallbacks=report.fallbacks,
+            mismatches=report.mismatches,
+            first_event_latency=report.first_event_latency,
+        )
+
+
+class MeteredStore:
+    """A `Store` that counts every event appended, in front of the real one."""
+
+    def __init__(self, store: Store, metrics: Metrics) -> None:
+        self.inner = store
+        self.metrics = metrics
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def create_audit(self, record: AuditRecord) -> None:
+        await self.inner.create_audit(record)
+
+    async def update_audit(self, audit_id: str, **changes: Any) -> None:
+        await self.inner.update_audit(audit_id, **changes)
+
+    def append_event(self, audit_id: str, event: StoredEvent) -> None:
+        self.metrics.event_appended()
+        self.inner.append_event(audit_id, event)
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+    async def get_audit(self, audit_id: str) -> AuditRecord | None:
+        return await self.inner.get_audit(audit_id)
+
+    async def list_audits(
+        self, *, status: AuditStatus | None, limit: int, before: str | None
+    ) -> Sequence[AuditRecord]:
+        return await self.inner.list_audits(status=status, limit=limit, before=before)
+
+    async def load_events(self, audit_id: str, after: int = 0) -> Sequence[StoredEvent]:
+        return await self.inner.load_events(audit_id, after)
+
+    async def unfinished(self) -> Sequence[AuditRecord]:
+        return await self.inner.unfinished()

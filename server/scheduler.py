@@ -27,6 +27,7 @@ from protocol.events import Event, new_event
 from server.config import ServerConfig
 from server.errors import ApiError, QueueFull
 from server.log import AuditLog
+from server.logs import audit_context
 from server.runner import RunnerConfig, WorkerJob, WorkerReport, choose_ipc_mode, run_worker
 from server.store import AuditRecord, Store
 from server.validation import AuditRequest
@@ -182,7 +183,8 @@ class Scheduler:
         while self._queue and self._running < self.config.max_workers and not self._closing:
             audit = self._queue.popleft()
             self._running += 1
-            audit.task = asyncio.create_task(self._run(audit), name=f"audit {audit.id}")
+            with audit_context(audit.id):  # the task's log records carry the audit id
+                audit.task = asyncio.create_task(self._run(audit), name=f"audit {audit.id}")
             self._tasks.add(audit.task)
             audit.task.add_done_callback(self._tasks.discard)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -41,9 +42,11 @@ class SseSettings:
 class Subscribers:
     """How many streams are open, and how many were cut for not keeping up."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_delivered: Callable[[float], None] | None = None) -> None:
         self.active = 0
         self.dropped = 0
+        # Called with the seconds from a live event's append to its write to a subscriber.
+        self.on_delivered = on_delivered
 
 
 def last_event_id(request: web.Request) -> int:
@@ -89,6 +92,7 @@ async def stream_log(
     response = web.StreamResponse(headers={**HEADERS, **(headers or {})})
     await response.prepare(request)
     subscriber = Subscriber(request, response, settings)
+    subscriber.on_delivered = subscribers.on_delivered
     retry = settings.retry_ms + random.randint(0, settings.retry_jitter_ms)
     opening = encode_comment(f"audit {log.audit_id}") + encode_retry(retry)
     subscribers.active += 1
@@ -115,6 +119,7 @@ class Subscriber:
         self.response = response
         self.settings = settings
         self.dropped = False
+        self.on_delivered: Callable[[float], None] | None = None
 
     @property
     def gone(self) -> bool:
@@ -122,11 +127,14 @@ class Subscriber:
         return transport is None or transport.is_closing()
 
     async def follow(self, log: AuditLog, cursor: int) -> None:
+        live = False  # past the replay: entries arrive while this cursor waits
         while True:
             chunk, end = log.read(cursor, self.settings.batch_bytes)
             if chunk:
                 if not await self.send(chunk):
                     return
+                if live:
+                    self._delivered(log, cursor, end)
                 cursor = end
                 continue
             if log.closed or self.gone:
@@ -134,6 +142,7 @@ class Subscriber:
             try:
                 async with asyncio.timeout(self.settings.ping_interval):
                     await log.wait(cursor)
+                live = True
             except TimeoutError:
                 if not await self.send(encode_comment("ping")):
                     return
@@ -147,6 +156,12 @@ class Subscriber:
             self._drop()
             return False
         return True
+
+    def _delivered(self, log: AuditLog, after: int, end: int) -> None:
+        if self.on_delivered is not None:
+            now = time.monotonic()
+            for position in range(after + 1, end + 1):
+                self.on_delivered(now - log.appended_at(position))
 
     def _drop(self) -> None:
         # Aborting the transport is the only way to unblock a client that never reads.

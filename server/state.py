@@ -7,6 +7,7 @@ from typing import Final
 from aiohttp import web
 
 from server.config import ServerConfig
+from server.metrics import Metrics
 from server.scheduler import Scheduler
 from server.sse import Subscribers
 from server.store import Store
@@ -15,3 +16,4 @@ CONFIG: Final = web.AppKey("config", ServerConfig)
 STORE: Final = web.AppKey("store", Store)
 SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
 SUBSCRIBERS: Final = web.AppKey("subscribers", Subscribers)
+METRICS: Final = web.AppKey("metrics", Metrics)
