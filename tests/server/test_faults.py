@@ -185,3 +185,23 @@ async def test_a_client_that_disconnects_does_not_stop_its_audit(aiohttp_client)
     await finished(client, audit_id)
     assert await status_of(client, audit_id) == "complete"
     assert messages(await read_stream(client, audit_id))[-1].type == "audit_complete"
+
+
+async def test_the_tier_time_limit_ends_the_audit_with_timeout(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    limits = {"quick_scan": 0.5, "standard_audit": 90.0, "deep_forensic": 180.0}
+    config = service_config("sleep", tier_seconds=limits, time_margin=0.0, kill_grace=0.2)
+    client: TestClient = await aiohttp_client(create_app(config))
+    audit_id = await start_audit(client, tier="quick_scan")
+    found = messages(await read_stream(client, audit_id))
+    assert types(found)[:3] == ["audit_queued", "audit_started", "hello"]
+    assert (found[-1].type, event_data(found[-1])["code"]) == ("audit_error", "timeout")
+
+
+async def test_a_worker_that_cannot_start_ends_with_spawn_failed(aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    config = service_config(worker_command=("./no-such-worker-program",))
+    client: TestClient = await aiohttp_client(create_app(config))
+    audit_id = await start_audit(client)
+    found = messages(await read_stream(client, audit_id))
+    assert types(found) == ["audit_queued", "audit_error"]
+    assert event_data(found[-1])["code"] == "spawn_failed"
+    assert await status_of(client, audit_id) == "error"

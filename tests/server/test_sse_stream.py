@@ -161,3 +161,12 @@ async def test_a_finished_audit_out_of_memory_replays_from_the_store(aiohttp_cli
     await finished(client, second)  # pushes the first out of memory
     assert messages(await read_stream(client, first)) == messages(expected)
     assert (await (await client.get(f"/audits/{first}")).json())["status"] == "complete"
+
+
+@pytest.mark.parametrize("ipc", ["pipe", "stdout", "validate"])
+async def test_every_ipc_mode_gives_the_same_stream(client: TestClient, ipc: str) -> None:
+    audit_id = await start_audit(client, ipc=ipc)
+    found = messages(await read_stream(client, audit_id))
+    assert types(found) == EXPECTED_TYPES
+    assert event_data(found[0])["ipc"] == ipc
+    assert ids(found) == list(range(1, len(found) + 1))
