@@ -184,5 +184,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/audits", list_audits)
     app.router.add_get("/audits/{id}", get_audit)
     app.router.add_delete("/audits/{id}", delete_audit)
-    app.router.add_get("/audits/{id}/events", audit_events)
+    # HEAD would open a stream that sends nothing and lasts as long as the audit.
+    app.router.add_get("/audits/{id}/events", audit_events, allow_head=False)
     app.router.add_get("/healthz", healthz)

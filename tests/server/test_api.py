@@ -178,3 +178,9 @@ async def test_unknown_routes_and_methods_answer_json(client: TestClient) -> Non
     response = await client.put("/audits")
     assert (await error_of(response, 405))["code"] == "method_not_allowed"
     assert "POST" in response.headers["Allow"]
+
+
+async def test_head_on_an_event_stream_is_405(client: TestClient) -> None:
+    audit_id = await start_audit(client)
+    response = await client.head(f"/audits/{audit_id}/events")
+    assert response.status == 405
