@@ -28,10 +28,23 @@ def free_port() -> int:
         return port
 
 
-def worker_command(behaviour: str, **options: int | str | Path) -> str:
+# Records each worker's pid (one per line) before becoming the fake worker: `exec` keeps the
+# pid, so a test can end workers a SIGKILLed server left behind.
+_RECORDER = """import os, sys
+with open(sys.argv[1], "a") as file:
+    file.write(f"{os.getpid()}\\n")
+os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+"""
+
+
+def worker_command(behaviour: str, pid_file: Path | None = None, **options: int | str) -> str:
     args = [sys.executable, str(FAKE_WORKER), "--behaviour", behaviour]
     for name, value in options.items():
         args += [f"--{name.replace('_', '-')}", str(value)]
+    if pid_file is not None:
+        recorder = pid_file.with_suffix(".py")
+        recorder.write_text(_RECORDER)
+        args[1:1] = [str(recorder), str(pid_file)]
     return " ".join(args)
 
 
@@ -105,16 +118,23 @@ async def running_server(data_dir: Path, **env: str) -> AsyncIterator[ServerProc
         await server.ensure_stopped()
 
 
-def kill_worker(pid_file: Path) -> None:
-    """A worker left behind by a SIGKILLed server: end its process group."""
-    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-        pid = int(pid_file.read_text().strip())
-        os.killpg(pid, signal.SIGKILL)
-
-
-def worker_alive(pid_file: Path) -> bool:
+def worker_pids(pid_file: Path) -> list[int]:
     try:
-        os.kill(int(pid_file.read_text().strip()), 0)
+        return [int(line) for line in pid_file.read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def kill_workers(pid_file: Path) -> None:
+    """Workers left behind by a SIGKILLed server: end their process groups."""
+    for pid in worker_pids(pid_file):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     return True

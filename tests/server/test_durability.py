@@ -15,7 +15,7 @@ from tests.server.server_process import (
     body_of,
     committed_positions,
     get_json,
-    kill_worker,
+    kill_workers,
     post_audit,
     read_events,
     running_server,
@@ -121,7 +121,7 @@ async def test_an_audit_running_at_sigkill_ends_interrupted_and_loses_nothing_co
             await server.stop(signal.SIGKILL)
             response.close()
     finally:
-        kill_worker(pid_file)
+        kill_workers(pid_file)
 
     async with (
         running_server(tmp_path, VERITAS_WORKER_COMMAND=worker_command("normal")) as server,
@@ -155,7 +155,7 @@ async def test_at_sigkill_only_events_after_the_last_commit_are_lost(tmp_path: P
             await server.stop(signal.SIGKILL)
             response.close()
     finally:
-        kill_worker(pid_file)
+        kill_workers(pid_file)
 
     async with (
         running_server(tmp_path, VERITAS_WORKER_COMMAND=worker_command("normal")) as server,
@@ -187,7 +187,7 @@ async def test_sigterm_mid_audit_ends_it_interrupted_live_and_after_the_restart(
             response.close()
             assert await server.wait() == 0
     finally:
-        kill_worker(pid_file)
+        kill_workers(pid_file)
     found = messages(live)
     assert found[-1].type == "audit_error"
     assert json.loads(found[-1].data)["code"] == "interrupted"
@@ -235,4 +235,4 @@ async def test_retention_prunes_the_oldest_finished_audits_only(tmp_path: Path) 
             response.close()
             await server.stop(signal.SIGTERM)
     finally:
-        kill_worker(pid_file)
+        kill_workers(pid_file)
