@@ -8,7 +8,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from server.app import create_app
 from server.auth import auth_middleware
+from tests.server.harness import TARGET, service_config
 
 TOKEN = "s3cret-token"
 Client = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
@@ -103,3 +105,31 @@ async def test_a_cors_preflight_passes_without_a_token(
 def test_an_empty_token_is_refused() -> None:
     with pytest.raises(ValueError):
         auth_middleware("")
+
+
+# -- the wired application: VERITAS_API_TOKEN on every route but /healthz
+
+
+async def test_the_service_requires_its_token_everywhere_but_healthz(
+    aiohttp_client: Client,
+) -> None:
+    client = await aiohttp_client(create_app(service_config(api_token=TOKEN)))
+    assert (await client.get("/healthz")).status == 200
+    for method, path in [("GET", "/audits"), ("GET", "/metrics"), ("POST", "/audits")]:
+        assert (await client.request(method, path)).status == 401, path
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert (await client.get("/metrics", headers=bearer)).status == 200
+    response = await client.post("/audits", json={"url": TARGET}, headers=bearer)
+    assert response.status == 202
+    audit_id = (await response.json())["id"]
+    assert (await client.get(f"/audits/{audit_id}/events")).status == 401
+    stream = await client.get(f"/audits/{audit_id}/events?access_token={TOKEN}")
+    assert stream.status == 200
+    assert b"event: audit_complete" in await stream.read()
+    wrong = await client.get(f"/audits/{audit_id}/events?access_token=x{TOKEN}")
+    assert wrong.status == 401
+
+
+async def test_without_a_token_configured_the_service_is_open(aiohttp_client: Client) -> None:
+    client = await aiohttp_client(create_app(service_config()))
+    assert (await client.get("/audits")).status == 200

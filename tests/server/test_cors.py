@@ -8,8 +8,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from server.app import create_app
 from server.auth import auth_middleware
 from server.cors import CorsPolicy, install_cors
+from tests.server.harness import TARGET, service_config
 
 ORIGIN = "http://app.test:8000"
 Client = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
@@ -118,3 +120,33 @@ async def test_the_wildcard_allows_any_origin(aiohttp_client: Client) -> None:
 def test_a_bad_origin_list_is_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         CorsPolicy.parse(bad)
+
+
+# -- the wired application: VERITAS_CORS_ORIGINS
+
+
+async def test_the_service_answers_the_preflight_of_an_event_stream_resume(
+    aiohttp_client: Client,
+) -> None:
+    config = service_config(cors_origins=(ORIGIN,), api_token="t")
+    client = await aiohttp_client(create_app(config))
+    response = await client.options(
+        "/audits/AAAAAAAAAAAAAAAAAAAAAA/events",
+        headers=preflight_headers(ORIGIN, "GET", "last-event-id, authorization"),
+    )
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    created = await client.post(
+        "/audits", json={"url": TARGET}, headers={"Origin": ORIGIN, "Authorization": "Bearer t"}
+    )
+    assert created.status == 202
+    assert created.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Location" in created.headers["Access-Control-Expose-Headers"]
+
+
+async def test_the_service_sends_no_cors_headers_when_none_are_configured(
+    aiohttp_client: Client,
+) -> None:
+    client = await aiohttp_client(create_app(service_config()))
+    response = await client.get("/audits", headers={"Origin": ORIGIN})
+    assert "Access-Control-Allow-Origin" not in response.headers

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.app import create_app
 from server.metrics import MAX_REASONS, Metrics
+from tests.protocol.sse_parser import parse
+from tests.server.harness import finished, read_stream, service_config, start_audit, until
+
+Client = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -76,3 +87,107 @@ def test_fallback_reason_labels_are_bounded() -> None:
     assert len(labels) == MAX_REASONS + 1
     assert "other" in labels
     assert metrics.reason_label("reason 0: other detail") == "reason 0"
+
+
+# -- the wired application, with real worker processes and a real SQLite store
+
+
+def scraped(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def scrape(client: TestClient[web.Request, web.Application]) -> dict[Any, float]:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    return scraped(await response.text())
+
+
+async def counted(
+    client: TestClient[web.Request, web.Application], ipc: str, outcome: str
+) -> dict[Any, float]:
+    """Scrape once the audit's outcome is counted (the hook runs just after the record is
+    written, so the status can be visible a moment before the count)."""
+    key = ("veritas_audits_total", (("ipc", ipc), ("outcome", outcome)))
+
+    async def present() -> bool:
+        return key in await scrape(client)
+
+    await until(present)
+    return await scrape(client)
+
+
+async def app_client(
+    aiohttp_client: Client, tmp_path: Path, behaviour: str = "normal", **overrides: Any
+) -> TestClient[web.Request, web.Application]:
+    config = service_config(behaviour, data_dir=tmp_path, **overrides)
+    return await aiohttp_client(create_app(config))
+
+
+async def test_metrics_count_a_complete_audit_its_events_batches_and_deliveries(
+    aiohttp_client: Client, tmp_path: Path
+) -> None:
+    client = await app_client(aiohttp_client, tmp_path)
+    before = await scrape(client)
+    assert before.get(("veritas_audits_total", (("ipc", "pipe"), ("outcome", "complete")))) is None
+    audit_id = await start_audit(client)
+    stream = await read_stream(client, audit_id)
+    after = await counted(client, "pipe", "complete")
+    assert after[("veritas_audits_total", (("ipc", "pipe"), ("outcome", "complete")))] == 1
+    assert after[("veritas_events_appended_total", ())] == len(parse(stream).messages)
+    assert after[("veritas_worker_first_event_seconds_count", ())] == 1
+    assert after[("veritas_store_batch_events_count", ())] >= 1
+    assert (
+        after[("veritas_store_batch_events_sum", ())]
+        == after[("veritas_events_appended_total", ())]
+    )
+    assert after[("veritas_event_delivery_seconds_count", ())] >= 1
+    assert after[("veritas_sse_subscribers", ())] == 0
+
+
+async def test_metrics_count_a_fallback_by_reason(aiohttp_client: Client, tmp_path: Path) -> None:
+    client = await app_client(aiohttp_client, tmp_path, "garbage")
+    await start_audit(client)
+    found = await counted(client, "pipe", "complete")
+    fallbacks = {k: v for k, v in found.items() if k[0] == "veritas_ipc_fallbacks_total"}
+    assert sum(fallbacks.values()) == 1
+    assert found[("veritas_audits_total", (("ipc", "pipe"), ("outcome", "complete")))] == 1
+
+
+async def test_metrics_count_validate_mode_mismatches(
+    aiohttp_client: Client, tmp_path: Path
+) -> None:
+    client = await app_client(aiohttp_client, tmp_path, "differ")
+    audit_id = await start_audit(client, ipc="validate")
+    await finished(client, audit_id)
+    found = await scrape(client)
+    assert found[("veritas_validate_mismatches_total", ())] >= 1
+    assert ("veritas_audits_total", (("ipc", "validate"), ("outcome", "complete"))) in found
+
+
+async def test_gauges_follow_queue_workers_and_subscribers(
+    aiohttp_client: Client, tmp_path: Path
+) -> None:
+    client = await app_client(aiohttp_client, tmp_path, "sleep", max_workers=1)
+    first = await start_audit(client)
+    second = await start_audit(client)
+    response = await client.get(f"/audits/{first}/events")
+    await response.content.readany()
+
+    async def subscribed() -> bool:
+        return (await scrape(client))[("veritas_sse_subscribers", ())] == 1
+
+    await until(subscribed)
+    found = await scrape(client)
+    assert found[("veritas_queue_depth", ())] == 1
+    assert found[("veritas_workers_running", ())] == 1
+    for audit_id in (second, first):
+        assert (await client.delete(f"/audits/{audit_id}")).status == 200
+    response.close()
+    found = await counted(client, "pipe", "cancelled")
+    assert found[("veritas_queue_depth", ())] == 0
+    assert found[("veritas_audits_total", (("ipc", "pipe"), ("outcome", "cancelled")))] == 2
