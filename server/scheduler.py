@@ -19,7 +19,7 @@ import random
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
@@ -34,7 +34,7 @@ from server.validation import AuditRequest
 
 logger: Final = logging.getLogger("server.scheduler")
 
-RunWorker = Callable[[WorkerJob, Any, RunnerConfig], Awaitable[WorkerReport]]
+RunWorker = Callable[[WorkerJob, Any, RunnerConfig], Coroutine[Any, Any, WorkerReport]]
 
 
 class AuditHooks(Protocol):
@@ -57,11 +57,28 @@ def new_audit_id() -> str:
 
 @dataclass(slots=True, eq=False)
 class Audit:
-    """One audit in memory: its record as last written, its log, its task while it runs."""
+    """One audit in memory: its record as last written, its log, its tasks while it runs.
+
+    `task` runs the whole audit, finish included, and is never cancelled once its worker
+    runs: stopping an audit cancels `worker` (the runner), so the terminal event and the
+    record are always written.
+    """
 
     record: AuditRecord
     log: AuditLog
     task: asyncio.Task[None] | None = None
+    worker: asyncio.Task[WorkerReport] | None = None
+    stopping: bool = False
+
+    def stop(self) -> None:
+        """Ask the audit's run to end (it ends with `cancelled`); its task says when it has."""
+        if self.stopping:
+            return  # a second cancel would interrupt the runner's own cleanup
+        self.stopping = True
+        if self.worker is not None:
+            self.worker.cancel()
+        elif self.task is not None:
+            self.task.cancel()
 
     @property
     def id(self) -> str:
@@ -173,7 +190,7 @@ class Scheduler:
             self._queue.remove(audit)
             await self._finish(audit, AuditSink(audit), None, "cancelled before it started")
         elif audit.task is not None:
-            audit.task.cancel()
+            audit.stop()
             await asyncio.wait({audit.task})
         return audit
 
@@ -194,11 +211,30 @@ class Scheduler:
         try:
             await self._update(audit, status="running", started_at=time.time())
             self.hooks.started(audit)
-            report = await self._run_worker(self._job(audit), sink, self.runner_config)
+            report = await self._supervise(audit, sink)
         finally:
             self._running -= 1
             await self._finish(audit, sink, report, "cancelled")
             self._pump()
+
+    async def _supervise(self, audit: Audit, sink: AuditSink) -> WorkerReport | None:
+        """Run the worker in a task of its own, so cancelling it leaves this one to finish."""
+        audit.worker = worker = asyncio.create_task(
+            self._run_worker(self._job(audit), sink, self.runner_config)
+        )
+        try:
+            await asyncio.wait({worker})
+        except asyncio.CancelledError:
+            worker.cancel()
+            await asyncio.wait({worker})
+            raise
+        if worker.cancelled():
+            return None
+        if worker.exception() is not None:  # its contract says never; still, end the audit
+            logger.error("audit %s: the runner failed", audit.id, exc_info=worker.exception())
+            sink.append(new_event("audit_error", 0, error="the runner failed", code="crashed"))
+            return None
+        return worker.result()
 
     def _job(self, audit: Audit) -> WorkerJob:
         record = audit.record
@@ -259,8 +295,8 @@ class Scheduler:
             )
             await self._finish(audit, sink, None, "the server stopped")
         tasks = set(self._tasks)
-        for task in tasks:
-            task.cancel()
+        for audit in [a for a in self._live.values() if a.task in tasks]:
+            audit.stop()
         if tasks:
             await asyncio.wait(tasks)
 
