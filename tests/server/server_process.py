@@ -53,12 +53,21 @@ class ServerProcess:
 
     def __init__(self, data_dir: Path, env: Mapping[str, str]) -> None:
         self.data_dir = data_dir
+        self.stderr_path = data_dir / "server.stderr"
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "VERITAS_ALLOW_PRIVATE_TARGETS": "1", **env}
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        with self.stderr_path.open("ab") as stderr:
+            await self._spawn(stderr.fileno())
+        await self._ready()
+
+    def stderr_lines(self) -> list[str]:
+        return self.stderr_path.read_text(encoding="utf-8").splitlines()
+
+    async def _spawn(self, stderr: int) -> None:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -73,8 +82,11 @@ class ServerProcess:
             env=self.env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
         )
+
+    async def _ready(self) -> None:
+        assert self.process is not None
         async with aiohttp.ClientSession() as session, asyncio.timeout(30):
             while True:
                 if self.process.returncode is not None:

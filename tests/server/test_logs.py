@@ -6,11 +6,15 @@ import asyncio
 import io
 import json
 import logging
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 
+import aiohttp
 import pytest
 
 from server.logs import audit_context, configure_logging
+from tests.server.server_process import post_audit, read_events, running_server, worker_command
 
 
 @pytest.fixture
@@ -78,3 +82,21 @@ def test_text_format_names_the_audit() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError):
         configure_logging("xml")
+
+
+async def test_the_server_writes_json_lines_naming_the_audit(tmp_path: Path) -> None:
+    command = worker_command("garbage")  # the fallback is logged from inside the audit's task
+    async with (
+        running_server(
+            tmp_path, VERITAS_WORKER_COMMAND=command, VERITAS_LOG_FORMAT="json"
+        ) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        audit_id = await post_audit(session, server.base)
+        await read_events(session, server.base, audit_id)
+        assert await server.stop(signal.SIGTERM) == 0
+    entries = [json.loads(line) for line in server.stderr_lines()]
+    assert entries, "the server logged nothing"
+    assert all({"ts", "level", "logger", "message", "audit_id"} <= set(e) for e in entries)
+    about = [e for e in entries if e["audit_id"] == audit_id]
+    assert any("fall" in e["message"] and e["level"] == "warning" for e in about), about
