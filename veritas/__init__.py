@@ -1,0 +1,1 @@
+"""The auditor: one process per audit, fetching a site and streaming what it finds as events."""

@@ -1,0 +1,58 @@
+"""The auditor's entry point: CLI -> config -> asyncio.run(); exit statuses.
+
+0    the audit produced a result (however damning)
+1    no result: the target was refused or its entry page could not be fetched
+2    bad arguments or environment (one line on stderr)
+3    a result was produced but no event channel was left to carry it
+130  interrupted (SIGINT); 143 terminated (SIGTERM)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+EXIT_USAGE: Final = 2
+
+
+def claim_stdout() -> int:
+    """Reserve the real stdout for protocol lines; everything else printed goes to stderr.
+
+    The original descriptor 1 is duplicated for the channel, then descriptor 1 itself is
+    pointed at stderr, so a stray `print` or a C library's write cannot corrupt the stream.
+    """
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return protocol_fd
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    stdout_fd = claim_stdout()
+    # Imported after the claim: nothing they print at import time can reach the channel.
+    from veritas.analysis import SECURITY_MODULES
+    from veritas.config import load_config
+    from veritas.errors import UsageError
+
+    try:
+        config = load_config(sys.argv[1:] if argv is None else argv, os.environ, SECURITY_MODULES)
+    except UsageError as exc:
+        print(f"veritas: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if config.verbose else logging.WARNING,
+        format="veritas[%(process)d] %(levelname)s %(message)s",
+    )
+    from veritas.process import run
+
+    return asyncio.run(run(config, stdout_fd))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

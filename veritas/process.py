@@ -1,0 +1,104 @@
+"""One audit process: the channel, hello, the orchestrator, signals, and the printed result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from typing import Any, Final
+
+from veritas.channel import Channel
+from veritas.config import Config
+from veritas.emitter import Emitter, Listener
+from veritas.orchestrator import Orchestrator
+from veritas.progress import Progress
+
+EXIT_OK: Final = 0
+EXIT_NO_RESULT: Final = 1
+EXIT_CHANNEL_LOST: Final = 3
+SIGNAL_EXITS: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# After a signal, pending events get at most this long to leave before the process exits.
+SIGNAL_GRACE: Final = 1.0
+
+log = logging.getLogger("veritas")
+
+
+async def run(config: Config, stdout_fd: int) -> int:
+    """Run one audit to its exit status; SIGTERM/SIGINT stop it and flush what is pending."""
+    channel = Channel(config.ipc, config.ipc_fd, stdout_fd, config.limits, log.warning)
+    progress = Progress(sys.stderr, config.verbose) if config.ipc is None else None
+    listeners: list[Listener] = [progress] if progress is not None else []
+    emitter = Emitter(channel, listeners)
+    emitter.emit(
+        "hello",
+        pid=os.getpid(),
+        # Run by hand nothing is written; the field still needs one of the protocol's modes.
+        ipc=channel.active_mode or "stdout",
+        tier=config.tier,
+        url=config.url,
+    )
+    audit = asyncio.create_task(Orchestrator(config, emitter).run())
+    caught: list[signal.Signals] = []
+    _on_signals(audit, caught)
+    try:
+        result = await audit
+    except asyncio.CancelledError:
+        if not caught or _being_cancelled():
+            raise
+        emitter.log("orchestrator", "warning", f"stopped by {caught[0].name}")
+        await channel.aclose(min(SIGNAL_GRACE, config.limits.channel_close_timeout))
+        return SIGNAL_EXITS[caught[0]]
+    finally:
+        _off_signals()
+        if progress is not None:
+            progress.close()
+    delivered = await channel.aclose(config.limits.channel_close_timeout)
+    if result is None:
+        return EXIT_NO_RESULT
+    _print_result(config, result, stdout_fd)
+    if channel.lost or not delivered:
+        log.error("the result could not be delivered on any event channel")
+        return EXIT_CHANNEL_LOST
+    return EXIT_OK
+
+
+def _on_signals(audit: asyncio.Task[Any], caught: list[signal.Signals]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in SIGNAL_EXITS:
+
+        def stop(signum: signal.Signals = signum) -> None:
+            caught.append(signum)
+            audit.cancel()
+
+        loop.add_signal_handler(signum, stop)
+
+
+def _off_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for signum in SIGNAL_EXITS:
+        loop.remove_signal_handler(signum)
+
+
+def _being_cancelled() -> bool:
+    """True when the cancellation is aimed at us, not only at the audit we cancelled."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _print_result(config: Config, result: dict[str, Any], stdout_fd: int) -> None:
+    data = json.dumps(result, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    if config.output is not None:
+        config.output.write_bytes(data)
+    if config.json:
+        write_all(stdout_fd, data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """A blocking write of every byte: the channel is closed, the result comes last."""
+    os.set_blocking(fd, True)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
