@@ -85,7 +85,7 @@ class StoreError(ServerError):
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     batch_interval: float = 0.05  # seconds an appended event may wait before its commit
-    batch_max_events: int = 512  # a batch this large is committed without waiting
+    batch_max_events: int = 512  # a batch this large is committed without waiting; the cap
     max_pending_bytes: int = 64 * 1024 * 1024  # queued, uncommitted event data
     synchronous: str = "FULL"  # SQLite's fsync policy; NORMAL survives SIGKILL, not power loss
     busy_timeout: float = 5.0
@@ -316,9 +316,7 @@ class SQLiteStore:
             await self._write_pending()
 
     async def _write_pending(self) -> None:
-        batch, self._pending, self._pending_bytes = self._pending, [], 0
-        self._has_work.clear()
-        self._urgent.clear()
+        batch = self._take_batch()
         if not batch:
             return
         loop = asyncio.get_running_loop()
@@ -329,6 +327,20 @@ class SQLiteStore:
         if events and self._on_batch is not None:
             self._on_batch(events)
         self._settle(batch, outcome)
+
+    def _take_batch(self) -> list[_Item]:
+        """At most `batch_max_events` items, oldest first: one transaction stays short, so
+        the thread never holds the interpreter long; a remainder is written right after."""
+        limit = self.settings.batch_max_events
+        batch, self._pending = self._pending[:limit], self._pending[limit:]
+        if self._pending:
+            self._pending_bytes = sum(len(i[1].data) for i in self._pending if isinstance(i, tuple))
+            self._urgent.set()
+        else:
+            self._pending_bytes = 0
+            self._has_work.clear()
+            self._urgent.clear()
+        return batch
 
     def _commit(self, batch: list[_Item]) -> list[Any] | StoreError:
         """On the store's thread: one transaction for the batch; the writes' results, in order."""
