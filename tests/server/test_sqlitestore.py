@@ -298,3 +298,17 @@ async def test_an_unusable_path_is_a_store_error(tmp_path: Path) -> None:
 async def test_the_file_is_in_wal_mode(store: SQLiteStore) -> None:
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_transaction_holds_at_most_batch_max_events(tmp_path: Path) -> None:
+    batches: list[int] = []
+    settings = StoreSettings(batch_interval=60, batch_max_events=8)
+    store = SQLiteStore(tmp_path / "s.sqlite3", settings, on_batch=batches.append)
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    for position in range(1, 21):
+        store.append_event("a1", event(position))
+    await store.flush()
+    assert batches == [8, 8, 4]
+    assert [e.position for e in await store.load_events("a1")] == list(range(1, 21))
+    await store.close()
