@@ -236,7 +236,10 @@ class Channel:
                 )
 
     async def aclose(self, grace: float) -> bool:
-        """Flush everything within `grace` seconds, then close; True when all was written."""
+        """Flush everything within `grace` seconds, then close.
+
+        True when every event reached at least one live channel (always, run by hand).
+        """
         flushed = True
         try:
             async with asyncio.timeout(grace):
@@ -249,6 +252,7 @@ class Channel:
         except TimeoutError:
             flushed = False
             self._warn(f"events still unsent after {grace:g} s at exit were dropped")
+        flushed = flushed and not self.lost
         if self._pipe is not None:
             self._pipe.close(close_fd=True)
         if self._stdout is not None:

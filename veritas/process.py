@@ -59,7 +59,7 @@ async def run(config: Config, stdout_fd: int) -> int:
     if result is None:
         return EXIT_NO_RESULT
     _print_result(config, result, stdout_fd)
-    if channel.lost or not delivered:
+    if not delivered:
         log.error("the result could not be delivered on any event channel")
         return EXIT_CHANNEL_LOST
     return EXIT_OK

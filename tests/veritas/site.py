@@ -28,6 +28,7 @@ from aiohttp import web
 BOMB_SIZE: Final = 64 * 1024 * 1024
 BIG_SIZE: Final = 4 * 1024 * 1024
 DRIP_INTERVAL: Final = 0.1
+SLOW_DELAY: Final = 0.5
 SUBPAGES: Final = ("about", "contact", "products", "pricing", "blog", "team", "faq")
 
 ENTRY = """<!doctype html>
@@ -63,6 +64,11 @@ SECURITY_HEADERS: Final = {
 async def entry(request: web.Request) -> web.Response:
     links = "\n".join(f'<a href="/{name}">{name}</a>' for name in SUBPAGES)
     return _html(ENTRY.format(links=links))
+
+
+async def slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(SLOW_DELAY)
+    return await entry(request)
 
 
 async def subpage(request: web.Request) -> web.Response:
@@ -136,6 +142,7 @@ def make_app() -> web.Application:
     app[BOMB] = gzip.compress(b"\0" * BOMB_SIZE, compresslevel=9)
     app.router.add_get("/", entry)
     app.router.add_get("/static/app.js", script)
+    app.router.add_get("/slow/", slow)
     app.router.add_get("/chain/{n:\\d+}", chain)
     app.router.add_get("/loop/{name:[ab]}", loop)
     app.router.add_get("/many/{n:\\d+}", many)
