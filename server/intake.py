@@ -253,6 +253,7 @@ class Intake:
         )
         self.fallbacks: list[str] = []
         self.result: Mapping[str, Any] | None = None
+        self.last_error: str | None = None  # the worker's own last word on what went wrong
         self.first_event_at: float | None = None  # loop time of the first accepted event
         self.stderr_tail: deque[str] = deque(maxlen=limits.stderr_tail_lines)
         self._frames = FrameDecoder(limits.max_frame_size)
@@ -419,6 +420,8 @@ class Intake:
             self.first_event_at = asyncio.get_running_loop().time()
         if event.type == "audit_result":
             self.result = event["result"]
+        elif event.type == "phase_error":
+            self.last_error = event["error"]
         self._sink.append(event)
 
     def _fall_back(self, reason: str) -> None:

@@ -208,7 +208,7 @@ class _Supervision:
         except SpawnFailed as exc:
             return self._end("spawn_failed", str(exc))
         except asyncio.CancelledError:
-            self._end("cancelled", "the audit was cancelled before its worker started")
+            self._end("cancelled", "the audit was cancelled")
             raise
         except Exception as exc:  # the promise is to never raise: report, do not crash the server
             logger.exception("audit %s: unexpected error starting the worker", self.job.audit_id)
@@ -348,7 +348,7 @@ class _Supervision:
         if self.exit_status != 0:
             return self._end("crashed", self._crash_message())
         if self.intake.result is None:
-            message = "the worker exited without producing a result" + self._stderr_excerpt()
+            message = "the worker exited without producing a result" + self._worker_excerpt()
             return self._end("no_result", message)
         return self._end("complete", None)
 
@@ -358,7 +358,12 @@ class _Supervision:
             what = f"the worker was killed by {_signal_name(-status)}"
         else:
             what = f"the worker exited with status {status}"
-        return what + self._stderr_excerpt()
+        return what + self._worker_excerpt()
+
+    def _worker_excerpt(self) -> str:
+        reported = self.intake.last_error
+        said = f" after reporting: {reported}" if reported else ""
+        return said + self._stderr_excerpt()
 
     def _stderr_excerpt(self) -> str:
         tail = self.intake.stderr_tail

@@ -37,6 +37,8 @@ class Recorder:
 
     async def wait_for(self, condition: Callable[[list[Event]], bool]) -> None:
         while not condition(self.events):
+            if self.events and self.events[-1].terminal:
+                pytest.fail(f"the run ended first: {self.types}")
             self._changed.clear()
             await self._changed.wait()
 
@@ -314,6 +316,18 @@ async def test_crash_reports_the_exit_status_and_the_last_stderr_lines() -> None
     assert error.startswith("the worker exited with status 3; the last 3 lines of its stderr:")
     assert error.endswith("Traceback (most recent call last):\nRuntimeError: the fake worker broke")
     assert report.exit_status == 3
+
+
+async def test_a_non_zero_exit_carries_the_workers_own_reason() -> None:
+    sink = Recorder()
+    report = await run_worker(job("pipe"), sink, fake("refuse"))
+    assert_well_formed(sink, 3)
+    assert sink.terminal["code"] == "crashed"
+    assert sink.terminal["error"] == (
+        "the worker exited with status 1 after reporting: refused to audit 10.0.0.1: it is a"
+        " private address; the last 1 lines of its stderr:\nfake worker "
+        f"{report.pid} starting: refuse"
+    )
 
 
 async def test_stderr_tail_keeps_only_the_last_lines() -> None:

@@ -22,6 +22,8 @@ event so far. Behaviours (applied after K events where that makes sense):
     differ        validate mode with event K changed on stdout only
     orphan        leaves a child in a new session holding stdout and stderr open, then exits
     group_child   leaves a child in its own process group, then sleeps
+    refuse        reports a phase_error and exits with status 1, as the worker does for a
+                  target it refuses
     env           reports its argv and VERITAS_* environment in a log_entry, then the result
 """
 
@@ -296,6 +298,15 @@ def group_child(emitter: Emitter, args: argparse.Namespace) -> int:
     return sleep(emitter, args)
 
 
+def refuse(emitter: Emitter, args: argparse.Namespace) -> int:
+    hello, start, *_ = events(args)
+    emitter.emit(hello[0], **hello[1])
+    emitter.emit(start[0], **start[1])
+    reason = "refused to audit 10.0.0.1: it is a private address"
+    emitter.emit("phase_error", phase="init", label="Init", message=reason, pct=0, error=reason)
+    return 1
+
+
 def env(emitter: Emitter, args: argparse.Namespace) -> int:
     seen = {k: v for k, v in os.environ.items() if k.startswith("VERITAS_")}
     hello, *_, result = events(args)
@@ -334,6 +345,7 @@ BEHAVIOURS = {
     "orphan": orphan,
     "group_child": group_child,
     "env": env,
+    "refuse": refuse,
 }
 
 if __name__ == "__main__":
