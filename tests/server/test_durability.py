@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from protocol.events import new_event
+from protocol.jsonlines import to_json
+from server.recovery import recover_interrupted
+from server.sqlitestore import SQLiteStore
+from server.store import AuditRecord, StoredEvent
 from tests.protocol.sse_parser import Message, parse
 from tests.server.server_process import (
     body_of,
@@ -236,3 +242,38 @@ async def test_retention_prunes_the_oldest_finished_audits_only(tmp_path: Path) 
             await server.stop(signal.SIGTERM)
     finally:
         kill_workers(pid_file)
+
+
+# -- recovery itself, against a real SQLite file
+
+
+async def test_recovery_closes_running_and_queued_audits_and_trusts_a_stored_terminal(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "veritas.sqlite3")
+    await store.open()
+    base = AuditRecord("r", "https://r/", "quick_scan", "simple", None, "pipe", "running", 1.0)
+    await store.create_audit(base)
+    await store.create_audit(replace(base, id="q", status="queued", created_at=2.0))
+    await store.create_audit(replace(base, id="t", created_at=3.0))
+    await store.create_audit(replace(base, id="c", status="complete", created_at=4.0))
+    for position in (1, 2):
+        store.append_event("r", StoredEvent(position, "log_entry", "{}"))
+    done = to_json(new_event("audit_complete", 0, elapsed=1.5))
+    store.append_event("t", StoredEvent(1, "audit_complete", done))
+    await store.flush()
+
+    assert await recover_interrupted(store) == ["r", "q", "t"]
+
+    for audit_id, position in (("r", 3), ("q", 1)):
+        last = (await store.load_events(audit_id))[-1]
+        assert (last.position, last.type) == (position, "audit_error")
+        assert json.loads(last.data)["code"] == "interrupted"
+        record = await store.get_audit(audit_id)
+        assert record is not None
+        assert (record.status, record.error_code) == ("error", "interrupted")
+    assert [e.type for e in await store.load_events("t")] == ["audit_complete"]
+    assert (await store.get_audit("t")).status == "complete"  # type: ignore[union-attr]
+    assert await store.unfinished() == []
+    assert await recover_interrupted(store) == []
+    await store.close()
