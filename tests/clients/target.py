@@ -1,8 +1,9 @@
 """The site the end-to-end tests audit: a small shop with dark patterns and a login form.
 
 Served by the standard library's threading HTTP server on 127.0.0.1 with a random port,
-so it answers while the test's event loop is busy driving a browser or a client. Every
-page can be made slow, so that an audit lasts a few seconds and "mid-audit" is real.
+so it answers while the test's event loop is busy driving a browser or a client. Pages
+can be made slow, each slower than the one before, so that an audit lasts a few seconds
+and its events are spread over that time: "mid-audit" is then a real moment.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class TargetHandler(BaseHTTPRequestHandler):
     server: TargetServer
 
     def do_GET(self) -> None:
-        time.sleep(self.server.delay)
-        page = PAGES.get(self.path.split("?", 1)[0])
+        path = self.path.split("?", 1)[0]
+        time.sleep(self.server.delays.get(path, self.server.delay))
+        page = PAGES.get(path)
         if page is None:
             self._send(404, "<h1>Not found</h1>")
             return
@@ -83,6 +85,9 @@ class TargetServer(ThreadingHTTPServer):
     def __init__(self, delay: float) -> None:
         super().__init__(("127.0.0.1", 0), TargetHandler)
         self.delay = delay
+        # The n-th page answers after n times the delay, so pages fetched together
+        # still arrive one by one.
+        self.delays = {path: delay * n for n, path in enumerate(PAGES, start=1)}
 
     @property
     def url(self) -> str:
@@ -91,7 +96,7 @@ class TargetServer(ThreadingHTTPServer):
 
 @contextmanager
 def serve_target(delay: float = 0.0) -> Iterator[str]:
-    """The target's base URL while the block runs; each page answers after `delay` seconds."""
+    """The target's base URL while the block runs; page n answers after n * `delay` seconds."""
     server = TargetServer(delay)
     thread = threading.Thread(target=server.serve_forever, name="target-site", daemon=True)
     thread.start()
