@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 from pathlib import Path
 
 import aiohttp
 
 from tests.protocol.sse_parser import parse
+from tests.server.harness import until
 from tests.server.server_process import (
     alive,
     body_of,
+    get_json,
     kill_workers,
     post_audit,
+    read_events,
     running_server,
     worker_command,
     worker_pids,
@@ -87,3 +91,38 @@ async def test_after_sigterm_the_port_no_longer_accepts(tmp_path: Path) -> None:
                 pass
             else:
                 raise AssertionError("the server still answers after SIGTERM")
+
+
+async def test_sigterm_with_a_subscriber_that_never_reads_ends_within_its_bound(
+    tmp_path: Path,
+) -> None:
+    flood = worker_command("flood", count=60_000)  # a replay of several MiB
+    async with running_server(
+        tmp_path,
+        VERITAS_WORKER_COMMAND=flood,
+        VERITAS_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT),
+        VERITAS_SLOW_SUBSCRIBER_DEADLINE="600",  # only the shutdown bound may end the stream
+    ) as server:
+        async with aiohttp.ClientSession() as session:
+            audit_id = await post_audit(session, server.base)
+            await read_events(session, server.base, audit_id)
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            stalled.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(stalled, ("127.0.0.1", server.port))
+            request = f"GET /audits/{audit_id}/events HTTP/1.1\r\nHost: x\r\n\r\n"
+            await asyncio.get_running_loop().sock_sendall(stalled, request.encode())
+            async with aiohttp.ClientSession() as session:
+
+                async def subscribed() -> bool:
+                    health = await get_json(session, f"{server.base}/healthz")
+                    return bool(health["subscribers"] == 1)
+
+                await until(subscribed)
+            server.signal(signal.SIGTERM)
+            async with asyncio.timeout(BOUND):
+                status = await server.wait()
+        finally:
+            stalled.close()
+    assert status == 0
