@@ -142,7 +142,7 @@ def load_config(
         json=args.json,
         output=Path(args.output) if args.output else None,
         verbose=args.verbose,
-        allow_private=_flag(environ.get("VERITAS_ALLOW_PRIVATE_TARGETS", ""), "ALLOW_PRIVATE"),
+        allow_private=_flag(environ, "VERITAS_ALLOW_PRIVATE_TARGETS"),
         limits=load_limits(environ),
     )
 
@@ -183,13 +183,14 @@ def _ipc_fd(ipc: str | None, text: str | None) -> int | None:
     return fd
 
 
-def _flag(text: str, name: str) -> bool:
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    text = environ.get(name, "")
     value = text.strip().lower()
     if value in ("", "0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True
-    raise UsageError(f"VERITAS_{name}_TARGETS must be 1 or 0, got {text!r}")
+    raise UsageError(f"{name} must be 1 or 0, got {text!r}")
 
 
 def load_limits(environ: Mapping[str, str]) -> Limits:

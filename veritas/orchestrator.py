@@ -240,6 +240,7 @@ class Orchestrator:
             f" {page.elapsed * 1000:.0f} ms",
         )
         for error in page.errors:
+            self.state.errors.append(f"scout: {page.final_url}: {error}")
             self.emitter.log("scout", "warning", f"{page.final_url}: {error}")
         self._stats()
 

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from protocol.events import Event
 from protocol.framing import FrameDecoder
@@ -37,7 +38,7 @@ class Run:
         return [e for e in self.merged() if e.type == type_]
 
     @property
-    def result(self) -> dict[str, object]:
+    def result(self) -> dict[str, Any]:
         (event,) = self.of_type("audit_result")
         return dict(event["result"])
 

@@ -1,0 +1,141 @@
+"""The command line: usage errors in one line with status 2, the result by hand, the config."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.veritas.worker import run_worker, worker_env
+from veritas.analysis import SECURITY_MODULES
+from veritas.config import Limits, load_config
+from veritas.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["ftp://example.com/"], {}, "only http and https"),
+        (["not a url"], {}, "cannot be audited"),
+        (["http://example.com/", "--tier", "huge"], {}, "invalid choice: 'huge'"),
+        (["http://example.com/", "--ipc", "pipe"], {}, "needs a file descriptor"),
+        (["http://example.com/", "--ipc", "pipe", "--ipc-fd", "x"], {}, "descriptor number"),
+        (["http://example.com/", "--ipc", "pipe", "--ipc-fd", "1"], {}, "standard stream"),
+        (["http://example.com/", "--security-modules", "tls,nope"], {}, "unknown security"),
+        (["http://example.com/"], {"VERITAS_MAX_PAGE_BYTES": "-1"}, "positive number"),
+        (["http://example.com/"], {"VERITAS_IPC_MODE": "carrier-pigeon"}, "VERITAS_IPC_MODE"),
+        ([], {}, "required: url"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_clear_line(
+    args: list[str], env: dict[str, str], says: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "veritas", *args],
+        capture_output=True,
+        env=worker_env(env),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("veritas: error: ")
+    assert says in lines[0]
+    assert proc.stdout == b""
+
+
+def test_by_hand_the_result_is_json_on_stdout_and_progress_on_stderr(
+    site_url: str, tmp_path: Path
+) -> None:
+    output = tmp_path / "result.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "veritas",
+            site_url + "/",
+            "--tier",
+            "quick_scan",
+            "--json",
+            "-o",
+            str(output),
+        ],
+        capture_output=True,
+        env=worker_env(),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["url"] == site_url + "/"
+    assert 0 <= result["trust_score"] <= 100
+    assert result["pages_scanned"] == 1
+    assert json.loads(output.read_text()) == result
+    stderr = proc.stderr.decode()
+    assert "Scouting pages" in stderr
+    assert "trust score" in stderr
+
+
+def test_only_the_named_security_modules_run(site_url: str) -> None:
+    run = run_worker(
+        [site_url + "/", "--tier", "quick_scan", "--security-modules", "tls,security_headers"],
+        mode="stdout",
+    )
+    assert run.returncode == 0, run.stderr
+    assert [e["module"] for e in run.of_type("security_result")] == ["tls", "security_headers"]
+    assert set(run.result["security_results"]) == {"tls", "security_headers"}
+
+
+def test_security_reports_the_response_headers_it_saw(site_url: str) -> None:
+    run = run_worker([site_url + "/", "--tier", "quick_scan"], mode="stdout")
+    (security,) = [e for e in run.of_type("phase_complete") if e["phase"] == "security"]
+    assert security["summary"]["headers"]["x-frame-options"] == "DENY"
+    assert security["summary"]["status"] == 200
+
+
+def test_the_audit_result_carries_the_whole_report(site_url: str) -> None:
+    run = run_worker(
+        [site_url + "/", "--tier", "quick_scan", "--verdict-mode", "expert"], mode="stdout"
+    )
+    result = run.result
+    for key in (
+        "trust_score", "risk_level", "signal_scores", "findings", "security_results", "narrative",
+        "recommendations", "site_type", "pages_scanned", "elapsed_seconds", "errors", "url",
+        "tier", "verdict_mode",
+    ):  # fmt: skip
+        assert key in result, key
+    assert result["verdict_mode"] == "expert"
+    assert result["tier"] == "quick_scan"
+    phases = [e["phase"] for e in run.of_type("phase_complete")]
+    assert phases == ["init", "scout", "security", "content", "intel", "judge"]
+
+
+def test_limits_come_from_the_environment_and_the_tier_sets_the_budget() -> None:
+    config = load_config(
+        ["http://example.com/", "--tier", "deep_forensic"],
+        {"VERITAS_PAGE_TIMEOUT": "2.5", "VERITAS_MAX_REDIRECTS": "3", "VERITAS_AUDIT_TIMEOUT": "7"},
+        SECURITY_MODULES,
+    )
+    assert config.limits.page_timeout == 2.5
+    assert config.limits.max_redirects == 3
+    assert config.budget.pages == 10
+    assert config.budget.time_limit == 7
+    assert config.limits.connect_timeout == Limits().connect_timeout
+
+
+def test_the_ipc_mode_and_fd_can_come_from_the_environment() -> None:
+    config = load_config(["http://example.com/"], {"VERITAS_IPC_FD": "9"}, SECURITY_MODULES)
+    assert (config.ipc, config.ipc_fd) == ("pipe", 9)
+    flag_wins = load_config(
+        ["http://example.com/", "--ipc", "stdout"], {"VERITAS_IPC_MODE": "validate"}, ()
+    )
+    assert (flag_wins.ipc, flag_wins.ipc_fd) == ("stdout", None)
+
+
+def test_allow_private_must_be_a_clear_flag() -> None:
+    with pytest.raises(UsageError, match="VERITAS_ALLOW_PRIVATE_TARGETS"):
+        load_config(["http://example.com/"], {"VERITAS_ALLOW_PRIVATE_TARGETS": "maybe"}, ())
