@@ -227,30 +227,31 @@ class _Supervision:
     # -- spawn ----------------------------------------------------------------------------
 
     async def _spawn(self) -> asyncio.subprocess.Process:
-        stdout_r, stdout_w = _os_pipe("stdout")
-        stderr_r, stderr_w = _os_pipe("stderr")
-        ipc = self._ipc_pipe()
+        fds = _Fds()
         try:
-            process = await self._exec(stdout_w, stderr_w, ipc)
+            stdout = fds.pipe(_os_pipe, "stdout")
+            stderr = fds.pipe(_os_pipe, "stderr")
+            ipc = self._ipc_pipe(fds)
+            process, ipc = await self._exec(fds, stdout[1], stderr[1], ipc)
         except BaseException:
-            _close(stdout_r, stderr_r, ipc[0] if ipc else None)
+            fds.close_all()
             raise
-        finally:
-            _close(stdout_w, stderr_w, ipc[1] if ipc else None)
+        # The child has its copies of the write ends; ours would hide its end of stream.
+        fds.close(stdout[1], stderr[1], *(ipc[1:] if ipc else ()))
         self.pid = process.pid
         # Before the intake reads anything: the worker's events come after this one.
         self.sink.append(new_event("audit_started", 0, pid=process.pid))
-        await self._open_intake(process, stdout_r, stderr_r, ipc)
+        await self._open_intake(process, stdout[0], stderr[0], ipc[0] if ipc else None, fds)
         return process
 
-    def _ipc_pipe(self) -> tuple[int, int] | None:
+    def _ipc_pipe(self, fds: _Fds) -> tuple[int, int] | None:
         if self.job.ipc == "stdout":
             return None
         if os.name != "posix":
             self.intake.pipe_unavailable("this platform cannot pass a pipe to the worker")
             return None
         try:
-            read_end, write_end = self.config.pipe_factory()
+            read_end, write_end = fds.pipe(lambda _: self.config.pipe_factory(), "ipc")
         except OSError as exc:
             self.intake.pipe_unavailable(f"could not create the ipc pipe: {exc}")
             return None
@@ -258,19 +259,18 @@ class _Supervision:
         return read_end, write_end
 
     async def _exec(
-        self, stdout: int, stderr: int, ipc: tuple[int, int] | None
-    ) -> asyncio.subprocess.Process:
+        self, fds: _Fds, stdout: int, stderr: int, ipc: tuple[int, int] | None
+    ) -> tuple[asyncio.subprocess.Process, tuple[int, int] | None]:
+        """Spawn; with the pipe if there is one, and without it if only the pipe is to blame."""
         try:
-            return await self._exec_once(stdout, stderr, ipc[1] if ipc else None)
+            return await self._exec_once(stdout, stderr, ipc[1] if ipc else None), ipc
         except OSError as exc:
             if ipc is None or exc.errno in _COMMAND_ERRNOS:
                 raise SpawnFailed(_spawn_message(self.config.worker_command, exc)) from exc
-            # Only the pipe is new compared with a stdout spawn: blame it, try without.
-            _close(*ipc)
-            ipc = None
+            fds.close(*ipc)
             self.intake.pipe_unavailable(f"could not pass the ipc pipe to the worker: {exc}")
         try:
-            return await self._exec_once(stdout, stderr, None)
+            return await self._exec_once(stdout, stderr, None), None
         except OSError as exc:
             raise SpawnFailed(_spawn_message(self.config.worker_command, exc)) from exc
 
@@ -295,12 +295,12 @@ class _Supervision:
         process: asyncio.subprocess.Process,
         stdout: int,
         stderr: int,
-        ipc: tuple[int, int] | None,
+        ipc: int | None,
+        fds: _Fds,
     ) -> None:
+        fds.release(stdout, stderr, *([ipc] if ipc is not None else []))  # the intake's now
         try:
-            await self.intake.open(
-                stdout_fd=stdout, stderr_fd=stderr, ipc_fd=ipc[0] if ipc else None
-            )
+            await self.intake.open(stdout_fd=stdout, stderr_fd=stderr, ipc_fd=ipc)
         except BaseException as exc:
             await self._kill(process)
             if isinstance(exc, OSError):
@@ -444,6 +444,32 @@ def _worker_env(config: RunnerConfig, ipc_fd: int | None) -> dict[str, str]:
     return env
 
 
+class _Fds:
+    """The pipe ends the server holds until the child and the intake have theirs: each closed
+    exactly once, whatever fails on the way."""
+
+    def __init__(self) -> None:
+        self._open: set[int] = set()
+
+    def pipe(self, make: Callable[[str], tuple[int, int]], name: str) -> tuple[int, int]:
+        ends = make(name)
+        self._open.update(ends)
+        return ends
+
+    def close(self, *fds: int) -> None:
+        for fd in fds:
+            if fd in self._open:
+                self._open.discard(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def release(self, *fds: int) -> None:
+        self._open.difference_update(fds)
+
+    def close_all(self) -> None:
+        self.close(*self._open)
+
+
 def _os_pipe(name: str) -> tuple[int, int]:
     try:
         return os.pipe()
@@ -459,13 +485,6 @@ def _grow_pipe(fd: int, size: int) -> None:
     except (ImportError, AttributeError, OSError) as exc:
         # A smaller pipe only costs wake-ups; the system limit may be below our wish.
         logger.debug("could not set the ipc pipe size to %d: %s", size, exc)
-
-
-def _close(*fds: int | None) -> None:
-    for fd in fds:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 def _spawn_message(command: tuple[str, ...], exc: OSError) -> str:

@@ -242,6 +242,34 @@ async def test_no_pipe_available_runs_the_worker_on_stdout() -> None:
     assert report.outcome == "complete"
 
 
+async def test_a_pipe_that_cannot_be_passed_is_dropped_and_the_worker_runs_on_stdout() -> None:
+    unopened = 19_999  # below the fd limit, never opened in this test process
+
+    def unpassable_pipe() -> tuple[int, int]:
+        read_end, write_end = os.pipe()
+        os.close(write_end)
+        return read_end, unopened
+
+    assert _fd_closed(unopened)
+    sink = Recorder()
+    report = await run_worker(job("pipe"), sink, fake("normal", pipe_factory=unpassable_pipe))
+    [fallback] = fallbacks(sink)
+    assert fallback["reason"].startswith("could not pass the ipc pipe to the worker")
+    assert sink.types[:2] == ["ipc_fallback", "audit_started"]
+    assert sink.worker_events[0]["ipc"] == "stdout"
+    assert [e.seq for e in sink.worker_events] == list(range(1, NORMAL_EVENTS + 1))
+    assert sink.types[-1] == "audit_complete"
+    assert report.outcome == "complete"
+
+
+def _fd_closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
 async def test_foreign_output_is_logged_not_streamed(caplog: pytest.LogCaptureFixture) -> None:
     sink = Recorder()
     with caplog.at_level(logging.INFO, logger="server.worker"):
