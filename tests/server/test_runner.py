@@ -437,6 +437,30 @@ async def test_orphan_holding_the_pipes_open_does_not_hold_up_the_end(tmp_path: 
     assert report.outcome == "complete"
 
 
+def open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+async def test_no_descriptor_outlives_a_run_whatever_its_end(tmp_path: Path) -> None:
+    before = open_fds()
+    runs = [
+        (job("pipe"), fake("garbage", "--after", "2")),
+        (job("validate"), fake("crash", "--after", "2")),
+        (job("stdout", time_limit=0.3), fake("sleep", grace_seconds=0.2)),
+        (job("pipe"), RunnerConfig(worker_command=(str(tmp_path / "missing"),))),
+    ]
+    for task, config in runs:
+        await run_worker(task, Recorder(), config)
+    cancelled = asyncio.create_task(run_worker(job("pipe"), Recorder(), fake("sleep")))
+    await asyncio.sleep(0.2)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.sleep(0)  # the transports' last callbacks close their files
+    assert open_fds() - before == set()
+
+
 async def _until(condition: Callable[[], bool], attempts: int = 1000) -> None:
     """Poll what no event announces (a process reaped by init), a bounded number of times."""
     for _ in range(attempts):
