@@ -412,6 +412,23 @@ async def test_cancellation_kills_the_worker_reports_cancelled_and_propagates() 
     assert not group_exists(sink.events[0]["pid"])
 
 
+async def test_a_second_cancellation_during_the_grace_kills_at_once() -> None:
+    sink = Recorder()
+    config = fake("ignore_term", grace_seconds=60.0)
+    run = asyncio.create_task(run_worker(job("pipe"), sink, config))
+    await sink.wait_for(lambda events: any(e.type == "hello" for e in events))
+    run.cancel()
+    await asyncio.sleep(0.1)  # inside the 60 s grace now, the worker ignoring SIGTERM
+    assert not run.done()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert sink.terminal["code"] == "cancelled"
+    assert [e.terminal for e in sink.events].count(True) == 1
+    pid = sink.events[0]["pid"]
+    await _until(lambda: not group_exists(pid))
+
+
 async def test_missing_command_is_spawn_failed(tmp_path: Path) -> None:
     sink = Recorder()
     config = RunnerConfig(worker_command=(str(tmp_path / "no-such-worker"),))
