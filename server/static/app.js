@@ -18,6 +18,14 @@ const RISK_TEXT = {
   high_risk: "High risk",
   likely_fraudulent: "Likely fraudulent",
 };
+const MODULE_NAMES = {
+  security_headers: "Security headers",
+  tls: "Encryption (TLS)",
+  redirect_chain: "Redirects",
+  form_validation: "Forms",
+  js_analysis: "Scripts",
+  phishing: "Phishing",
+};
 const IMAGE_MIME = /^image\/(png|jpeg|webp|gif)$/;
 const MAX_LOG_LINES = 2000; // the page keeps the newest lines, the server keeps them all
 const HISTORY_LIMIT = 20;
@@ -331,7 +339,8 @@ function addModule(position, module, result) {
   const li = el("li", "module");
   li.dataset.eventId = String(position);
   li.dataset.module = module;
-  li.append(el("span", "module-name", module.replaceAll("_", " ")), el("span", "module-score", `${result.score} / 100`));
+  const name = MODULE_NAMES[module] || module.replaceAll("_", " ");
+  li.append(el("span", "module-name", name), el("span", "module-score", `${result.score} / 100`));
   if (typeof result.grade === "string") li.append(el("span", "module-grade", `grade ${result.grade}`));
   const count = Array.isArray(result.findings) ? result.findings.length : 0;
   li.append(el("span", "module-findings muted", `${count} finding${count === 1 ? "" : "s"}`));
