@@ -23,6 +23,7 @@ from tests.clients.service import (
     run_service,
     start_audit,
 )
+from tests.clients.target import serve_target
 
 pytestmark = pytest.mark.browser
 
@@ -276,3 +277,22 @@ async def test_with_an_api_token_the_page_asks_for_it_once_and_runs_the_audit(
         assert token not in page.url
         status, _ = request_json("GET", service.url(f"/audits/{audit_id}"))
         assert status == 401  # the audit was reached with the token only
+
+
+async def test_opening_an_audit_from_the_history_replays_its_stream(
+    browser: Browser, service: Service
+) -> None:
+    with serve_target() as fast_target:
+        audit_id = start_audit(service, fast_target)
+        replay = events(read_events(service, audit_id))
+    page = await open_page(browser, service.base)
+
+    await page.click(f"#history a[data-audit-id='{audit_id}']")
+
+    assert await wait_for_end(page) == "done", await error_text(page)
+    assert audit_in(page.url) == audit_id
+    findings = sum(m.type == "finding" for m in replay)
+    assert await page.locator("#findings li.finding").count() == findings
+    await assert_page_matches_stream(page, service, audit_id)
+    status, listing = request_json("GET", service.url("/audits"))
+    assert status == 200 and len(listing["audits"]) == 1  # replayed, not started again
