@@ -170,7 +170,12 @@ class Orchestrator:
     async def _scout(self, fetcher: Fetcher) -> Summary:
         budget = self.config.budget
         deadline = self.started + max(1.0, budget.time_limit - ANALYSIS_RESERVE)
-        entry = await self._fetch_entry(fetcher)
+        try:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                entry = await self._fetch_entry(fetcher)
+        except TimeoutError:
+            limit = budget.time_limit
+            raise AuditFailed(f"time limit of {limit:g} s reached before the entry page") from None
         try:
             async with asyncio.timeout_at(_loop_time(deadline)):
                 await self._fetch_all(fetcher, page_links(entry, budget.pages - 1), "page")
