@@ -161,7 +161,9 @@ async def test_metrics_count_a_fallback_by_reason(aiohttp_client: Client, tmp_pa
 async def test_metrics_count_validate_mode_mismatches(
     aiohttp_client: Client, tmp_path: Path
 ) -> None:
-    client = await app_client(aiohttp_client, tmp_path, "differ")
+    # An early event differs, so its twin is compared long before either channel ends.
+    options = {"after": 1}
+    client = await app_client(aiohttp_client, tmp_path, "differ", worker_options=options)
     audit_id = await start_audit(client, ipc="validate")
     await finished(client, audit_id)
     found = await scrape(client)
