@@ -162,7 +162,7 @@ async def test_metrics_count_validate_mode_mismatches(
     aiohttp_client: Client, tmp_path: Path
 ) -> None:
     # An early event differs, so its twin is compared long before either channel ends.
-    options = {"after": 1}
+    options = {"after": 2}
     client = await app_client(aiohttp_client, tmp_path, "differ", worker_options=options)
     audit_id = await start_audit(client, ipc="validate")
     await finished(client, audit_id)
