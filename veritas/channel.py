@@ -21,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import select
 import stat
 from collections import deque
 from collections.abc import Callable
@@ -235,6 +236,15 @@ class Channel:
                     self._limits.channel_high_water, self._limits.channel_stall_timeout
                 )
 
+    def _check_reader(self) -> None:
+        """A reader that closed the pipe after our last write: no write would tell us, poll does."""
+        if self._pipe is None:
+            return
+        poller = select.poll()
+        poller.register(self._pipe.fd, select.POLLOUT)
+        if any(mask & select.POLLERR for _, mask in poller.poll(0)):
+            self._pipe.fail(OSError(errno.EPIPE, "the reader closed its end of the pipe"))
+
     async def aclose(self, grace: float) -> bool:
         """Flush everything within `grace` seconds, then close.
 
@@ -243,9 +253,9 @@ class Channel:
         flushed = True
         try:
             async with asyncio.timeout(grace):
-                for writer in (self._pipe, self._stdout):
-                    if writer is not None:
-                        await writer.wait_below(0, grace)
+                if self._pipe is not None:
+                    await self._pipe.wait_below(0, grace)
+                self._check_reader()
                 # The pipe may have failed while flushing, moving its events to stdout.
                 if self._stdout is not None:
                     await self._stdout.wait_below(0, grace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 
@@ -60,4 +61,24 @@ async def test_after_fallback_stdout_carries_seq_1_to_n() -> None:
     decoder = LineDecoder()
     decoder.feed(read_available(out_r))
     assert [getattr(e, "seq", None) for e in decoder] == list(range(1, 11))
+    os.close(out_r)
+
+
+async def test_a_reader_gone_after_the_last_write_still_gets_the_replay_at_close() -> None:
+    pipe_r, pipe_w = os.pipe()
+    out_r, out_w = os.pipe()
+    warnings: list[str] = []
+    channel = Channel("pipe", pipe_w, out_w, Limits(), warnings.append)
+    emitter = Emitter(channel)
+    for _ in range(3):
+        emitter.log("test", "info", "all of these fit in the pipe")
+    await channel.drain()
+    await asyncio.sleep(0)  # let the loop write them
+    os.close(pipe_r)  # nothing is written after this: only a poll can tell
+    assert await channel.aclose(5)
+    os.close(out_w)
+    assert len(warnings) == 1 and "closed its end" in warnings[0]
+    decoder = LineDecoder()
+    decoder.feed(read_available(out_r))
+    assert [getattr(e, "seq", None) for e in decoder] == [1, 2, 3]
     os.close(out_r)
