@@ -1,4 +1,7 @@
-"""The bearer token: every route but `/healthz` requires `Authorization: Bearer <token>`.
+"""The bearer token: every API route requires `Authorization: Bearer <token>`.
+
+Open without it: `/healthz` (liveness probes), and the live audit page (`/` and its files
+under `/static/`), which holds no data and must load before it can ask for the token.
 
 A browser's `EventSource` cannot send headers, so the events route (and only it) also
 accepts the token as `?access_token=`. Tokens are compared in constant time. A CORS
@@ -16,7 +19,8 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-OPEN_PATHS: Final = frozenset({"/healthz"})
+OPEN_PATHS: Final = frozenset({"/healthz", "/"})
+OPEN_PREFIXES: Final = ("/static/",)
 EVENTS_PATH: Final = re.compile(r"^/audits/[^/]+/events$")
 _BEARER: Final = re.compile(r"^Bearer +(\S+) *$", re.IGNORECASE)
 
@@ -29,7 +33,7 @@ def auth_middleware(token: str) -> Middleware:
 
     @web.middleware
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS or _is_preflight(request):
+        if is_open(request.path) or _is_preflight(request):
             return await handler(request)
         presented = presented_token(request)
         if presented is None:
@@ -39,6 +43,10 @@ def auth_middleware(token: str) -> Middleware:
         return await handler(request)
 
     return require_token
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 def presented_token(request: web.Request) -> str | None:

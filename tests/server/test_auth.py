@@ -23,6 +23,9 @@ async def ok(request: web.Request) -> web.Response:
 def make_app() -> web.Application:
     app = web.Application(middlewares=[auth_middleware(TOKEN)])
     app.router.add_get("/healthz", ok)
+    app.router.add_get("/", ok)
+    app.router.add_get("/{path:static.*}", ok)
+    app.router.add_get("/audits/static/x", ok)
     app.router.add_get("/audits", ok)
     app.router.add_post("/audits", ok)
     app.router.add_get("/audits/{id}", ok)
@@ -38,6 +41,15 @@ async def client(aiohttp_client: Client) -> TestClient[web.Request, web.Applicat
 async def test_healthz_needs_no_token(client: TestClient[web.Request, web.Application]) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
+
+
+async def test_the_page_and_its_files_need_no_token(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    for path in ("/", "/static/app.js"):
+        assert (await client.get(path)).status == 200, path
+    for path in ("/static", "/staticx", "/audits/static/x"):
+        assert (await client.get(path)).status == 401, path
 
 
 @pytest.mark.parametrize(
@@ -115,6 +127,7 @@ async def test_the_service_requires_its_token_everywhere_but_healthz(
 ) -> None:
     client = await aiohttp_client(create_app(service_config(api_token=TOKEN)))
     assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/")).status == 200
     for method, path in [("GET", "/audits"), ("GET", "/metrics"), ("POST", "/audits")]:
         assert (await client.request(method, path)).status == 401, path
     bearer = {"Authorization": f"Bearer {TOKEN}"}
