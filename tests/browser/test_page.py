@@ -252,10 +252,6 @@ async def test_a_busy_server_is_reported_with_its_retry_delay(
         assert status == 200 and len(body["audits"]) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the token middleware (server/auth.py) still asks a token for / and /static/",
-)
 async def test_with_an_api_token_the_page_asks_for_it_once_and_runs_the_audit(
     browser: Browser, tmp_path: Path, target: str
 ) -> None:
