@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -212,6 +212,15 @@ def to_wire(event: Event) -> dict[str, Any]:
 
 def from_wire(obj: object) -> Event:
     """Validate a decoded map and return the event it describes."""
+    if type(obj) is dict and _plainly_valid(obj):
+        fields = dict(obj)
+        del fields["v"], fields["type"], fields["seq"], fields["ts"]
+        return Event(obj["type"], obj["seq"], float(obj["ts"]), fields)
+    return _checked(obj)
+
+
+def _checked(obj: object) -> Event:
+    """The full validation, which names the first bad field; the reference for `_plainly_valid`."""
     if not isinstance(obj, Mapping):
         raise SchemaError("", f"an event must be a map, not {type(obj).__name__}")
     version = obj.get("v")
@@ -236,6 +245,65 @@ def from_wire(obj: object) -> Event:
         if key not in spec.fields:
             _check_plain(value, key, 0, bytes_ok=True)
     return Event(type_, seq, float(ts), fields)
+
+
+# The fast path. Readers validate every event they receive (hundreds of thousands a second
+# in a flood), and nearly all of them are flat maps of ASCII strings and small numbers.
+# `_plainly_valid` accepts exactly those with cheap exact-type tests and sends everything
+# else (maps, lists, bytes, non-ASCII text, extra keys, anything wrong) to `_checked`, so
+# it can only be stricter than the full check, never looser.
+Quick = Callable[[Any], bool]
+_MISSING: Final = object()
+
+
+def _quick_check(spec: Field) -> Quick | None:
+    low, high = spec.bounds or (-_INT64, _INT64 - 1)
+    if spec.kind == "str" and spec.choices is not None:
+        choices = frozenset(spec.choices)
+        return lambda v: type(v) is str and v in choices
+    if spec.kind == "str":
+        return lambda v: type(v) is str and v.isascii()
+    if spec.kind == "int":
+        return lambda v: type(v) is int and low <= v <= high and -_INT64 <= v < _INT64
+    if spec.kind == "number":
+        return lambda v: (
+            (type(v) is float and math.isfinite(v) and low <= v <= high)
+            or (type(v) is int and low <= v <= high and -_INT64 <= v < _INT64)
+        )
+    return None  # maps, lists, bytes, booleans: only the full check
+
+
+@dataclass(frozen=True, slots=True)
+class _QuickSpec:
+    min_seq: int
+    checks: tuple[tuple[str, Quick], ...]
+
+
+def _quick_spec(spec: EventSpec) -> _QuickSpec | None:
+    checks = [(name, _quick_check(f)) for name, f in spec.fields.items()]
+    if any(check is None for _, check in checks):
+        return None
+    quick = tuple((name, check) for name, check in checks if check is not None)
+    return _QuickSpec(1 if spec.origin == "worker" else 0, quick)
+
+
+_QUICK: Final = {type_: _quick_spec(spec) for type_, spec in EVENT_SPECS.items()}
+
+
+def _plainly_valid(obj: dict[Any, Any]) -> bool:
+    type_ = obj.get("type")
+    quick = _QUICK.get(type_) if type(type_) is str else None
+    if quick is None or len(obj) != len(quick.checks) + 4:
+        return False
+    checks = quick.checks
+    version, seq, ts = obj.get("v"), obj.get("seq", _MISSING), obj.get("ts", _MISSING)
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        return False
+    if type(seq) is not int or not quick.min_seq <= seq < _INT64:
+        return False
+    if not ((type(ts) is float and math.isfinite(ts)) or (type(ts) is int and abs(ts) < _INT64)):
+        return False
+    return all(check(obj.get(name, _MISSING)) for name, check in checks)
 
 
 def _check_fields(values: Mapping[str, Any], specs: Mapping[str, Field], prefix: str) -> None:

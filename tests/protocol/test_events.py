@@ -6,18 +6,22 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from protocol import events as events_module
 from protocol.errors import SchemaError
 from protocol.events import (
     EVENT_SPECS,
     SERVER_TYPES,
     TERMINAL_TYPES,
     WORKER_TYPES,
+    Event,
     from_wire,
     new_event,
     to_wire,
 )
-from tests.protocol.examples import EXAMPLE_FIELDS, example
+from tests.protocol.examples import EXAMPLE_FIELDS, events, example, plain
 
 
 def wire(type_: str = "log_entry", **changes: Any) -> dict[str, Any]:
@@ -140,3 +144,36 @@ def test_new_event_stamps_the_current_time_when_none_is_given() -> None:
     assert event.ts > 1_600_000_000
     assert event.from_server and not event.terminal
     assert new_event("audit_complete", 0, elapsed=1).terminal
+
+
+ALL_CHOICES = sorted(
+    {c for spec in EVENT_SPECS.values() for f in spec.fields.values() for c in f.choices or ()}
+)
+odd_values = st.one_of(
+    st.sampled_from([*ALL_CHOICES, "bogus", "ünï", "a\ud800b"]),
+    st.integers(-5, 105),
+    st.floats(-1, 101),
+    plain
+    | st.sampled_from([math.nan, math.inf, True, 2**64, -(2**63) - 1])
+    | st.binary(max_size=4),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(events() | st.sampled_from(sorted(EVENT_SPECS)).map(example), st.data())
+def test_the_fast_path_agrees_with_the_full_check(event: Event, data: st.DataObject) -> None:
+    # Hand-written examples are mostly flat ASCII maps: the shape the fast path accepts.
+    wire = to_wire(event)
+    for _ in range(data.draw(st.integers(0, 3))):
+        key = data.draw(st.sampled_from([*sorted(wire), "extra"]))
+        if data.draw(st.booleans()):
+            wire.pop(key, None)
+        else:
+            wire[key] = data.draw(odd_values)
+    outcomes = []
+    for check in (from_wire, events_module._checked):
+        try:
+            outcomes.append(check(dict(wire)))
+        except SchemaError as exc:
+            outcomes.append(("refused", exc.field))
+    assert outcomes[0] == outcomes[1]
