@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from protocol import exits
 from protocol.events import IPC_MODES, TIERS, VERDICT_MODES, new_event
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE
 from protocol.jsonlines import DEFAULT_MAX_LINE_SIZE
@@ -345,6 +346,10 @@ class _Supervision:
         if self.timed_out:
             limit = f"{self.job.time_limit:g}"
             return self._end("timeout", f"the audit exceeded its time limit of {limit} s")
+        if self.exit_status == exits.NO_RESULT:
+            # The worker ran and said why it could not conclude (a refused or unreachable target).
+            message = "the audit produced no result" + self._worker_excerpt()
+            return self._end("no_result", message)
         if self.exit_status != 0:
             return self._end("crashed", self._crash_message())
         if self.intake.result is None:

@@ -1,10 +1,13 @@
 """The auditor's entry point: CLI -> config -> asyncio.run(); exit statuses.
 
 0    the audit produced a result (however damning)
-1    no result: the target was refused or its entry page could not be fetched
+1    an uncaught exception (Python's own status): a crash
 2    bad arguments or environment (one line on stderr)
 3    a result was produced but no event channel was left to carry it
+4    no result: the target was refused or its entry page could not be fetched
 130  interrupted (SIGINT); 143 terminated (SIGTERM)
+
+The statuses are defined in `protocol.exits`, since the server maps them to outcomes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import sys
 from collections.abc import Sequence
 from typing import Final
 
-EXIT_USAGE: Final = 2
+from protocol import exits
+
+EXIT_USAGE: Final = exits.USAGE
 
 
 def claim_stdout() -> int:

@@ -10,16 +10,17 @@ import signal
 import sys
 from typing import Any, Final
 
+from protocol import exits
 from veritas.channel import Channel
 from veritas.config import Config
 from veritas.emitter import Emitter, Listener
 from veritas.orchestrator import Orchestrator
 from veritas.progress import Progress
 
-EXIT_OK: Final = 0
-EXIT_NO_RESULT: Final = 1
-EXIT_CHANNEL_LOST: Final = 3
-SIGNAL_EXITS: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_OK: Final = exits.OK
+EXIT_NO_RESULT: Final = exits.NO_RESULT
+EXIT_CHANNEL_LOST: Final = exits.CHANNEL_LOST
+SIGNAL_EXITS: Final = {signal.SIGINT: exits.INTERRUPTED, signal.SIGTERM: exits.TERMINATED}
 # After a signal, pending events get at most this long to leave before the process exits.
 SIGNAL_GRACE: Final = 1.0
 

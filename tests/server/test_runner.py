@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from protocol import exits
 from protocol.events import Event
 from server.runner import RunnerConfig, WorkerJob, WorkerReport, choose_ipc_mode, run_worker
 
@@ -346,13 +347,14 @@ async def test_crash_reports_the_exit_status_and_the_last_stderr_lines() -> None
     assert report.exit_status == 3
 
 
-async def test_a_non_zero_exit_carries_the_workers_own_reason() -> None:
+async def test_a_worker_that_cannot_conclude_is_no_result_with_its_own_reason() -> None:
     sink = Recorder()
     report = await run_worker(job("pipe"), sink, fake("refuse"))
     assert_well_formed(sink, 3)
-    assert sink.terminal["code"] == "crashed"
+    assert sink.terminal["code"] == "no_result"
+    assert report.exit_status == exits.NO_RESULT
     assert sink.terminal["error"] == (
-        "the worker exited with status 1 after reporting: refused to audit 10.0.0.1: it is a"
+        "the audit produced no result after reporting: refused to audit 10.0.0.1: it is a"
         " private address; the last 1 lines of its stderr:\nfake worker "
         f"{report.pid} starting: refuse"
     )

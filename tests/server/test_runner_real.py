@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from protocol import exits
 from protocol.events import Event
 from server.runner import RunnerConfig, WorkerJob, run_worker
 
@@ -83,10 +84,10 @@ async def test_real_auditor_refusing_a_private_target_is_reported_with_its_reaso
     job = WorkerJob("real", site, "quick_scan", "simple", None, "pipe", time_limit=90.0)
     report = await run_worker(job, sink, RunnerConfig(allow_private_targets=False))
     assert sink.events[-1].type == "audit_error"
-    assert report.outcome == "crashed"
-    assert report.exit_status == 1
+    assert report.outcome == "no_result"
+    assert report.exit_status == exits.NO_RESULT
     # The worker's own reason, which tells the user what to do, is in the message.
     assert report.error is not None
-    assert report.error.startswith("the worker exited with status 1 after reporting: ")
+    assert report.error.startswith("the audit produced no result after reporting: ")
     assert "it is a loopback address" in report.error
     assert sink.events[-1]["error"] == report.error

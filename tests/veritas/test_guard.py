@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from protocol import exits
 from protocol.targets import check_addresses
 from tests.veritas.worker import run_worker
 from veritas.config import Limits
@@ -98,7 +99,7 @@ def test_the_process_refuses_a_private_target_unless_allowed(site_url: str, host
     run = run_worker(
         [url, "--tier", "quick_scan"], {"VERITAS_ALLOW_PRIVATE_TARGETS": "0"}, "stdout"
     )
-    assert run.returncode == 1, run.stderr
+    assert run.returncode == exits.NO_RESULT, run.stderr
     (error,) = run.of_type("phase_error")
     assert error["phase"] == "init"
     assert "only public addresses" in error["error"]

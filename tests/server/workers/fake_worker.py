@@ -22,8 +22,8 @@ event so far. Behaviours (applied after K events where that makes sense):
     differ        validate mode with event K changed on stdout only
     orphan        leaves a child in a new session holding stdout and stderr open, then exits
     group_child   leaves a child in its own process group, then sleeps
-    refuse        reports a phase_error and exits with status 1, as the worker does for a
-                  target it refuses
+    refuse        reports a phase_error and exits with protocol.exits.NO_RESULT, as the
+                  worker does for a target it refuses
     env           reports its argv and VERITAS_* environment in a log_entry, then the result
 """
 
@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from protocol import exits
 from protocol.events import PHASES, Event, new_event
 from protocol.framing import encode_frame
 from protocol.jsonlines import encode_line
@@ -304,7 +305,7 @@ def refuse(emitter: Emitter, args: argparse.Namespace) -> int:
     emitter.emit(start[0], **start[1])
     reason = "refused to audit 10.0.0.1: it is a private address"
     emitter.emit("phase_error", phase="init", label="Init", message=reason, pct=0, error=reason)
-    return 1
+    return exits.NO_RESULT
 
 
 def env(emitter: Emitter, args: argparse.Namespace) -> int:
