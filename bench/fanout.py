@@ -38,6 +38,7 @@ RATE: Final = 1000.0  # events/s published
 SYSTEMS: Final = ("ours", "nchan", "hub")
 RSS_SAMPLE_SECONDS: Final = 0.2
 KIB: Final = 1024
+RESULT_LINE_LIMIT: Final = 64 * 1024 * 1024  # a load generator's JSON line, latencies included
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class Sizes:
 
 SIZES: Final = {
     "smoke": Sizes((1, 20), 1000, 50, 50, 100, 1, 30.0),
-    "quick": Sizes((1, 100, 1000, 5000), 300_000, 50, 2000, 10_000, 2, 60.0),
+    "quick": Sizes((1, 100, 1000, 5000), 100_000, 50, 1000, 10_000, 2, 60.0),
     "full": Sizes((1, 100, 1000, 5000), 1_000_000, 100, 5000, 10_000, 3, 120.0),
 }
 
@@ -117,6 +118,7 @@ class Clients:
                     cwd=systems.ROOT,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE,
+                    limit=RESULT_LINE_LIMIT,
                 )
             )
         lines = [await self._line(p) for p in self.procs]
@@ -232,9 +234,22 @@ async def measure(
         for n in sizes.counts:
             for name in names:
                 where = folder / f"{name}-{n}-{repeat}"
-                runs.setdefault((name, n), []).append(await fan_run(name, where, n, sizes))
-    idle = {name: await idle_run(name, folder / f"{name}-idle", sizes.idle, 60) for name in names}
+                began = time.monotonic()
+                async with asyncio.timeout(sizes.timeout * 2 + 60):
+                    found = await fan_run(name, where, n, sizes)
+                runs.setdefault((name, n), []).append(found)
+                progress(f"{name} N={n}: {found.deliveries:,} deliveries, "
+                         f"{time.monotonic() - began:.1f} s")  # fmt: skip
+    idle: dict[str, IdleRun] = {}
+    for name in names:
+        async with asyncio.timeout(sizes.timeout * 2 + 60):
+            idle[name] = await idle_run(name, folder / f"{name}-idle", sizes.idle, sizes.timeout)
+        progress(f"{name}: {idle[name].ready:,} idle connections")
     return runs, idle
+
+
+def progress(text: str) -> None:
+    print(f"fanout: {text}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True, slots=True)

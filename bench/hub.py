@@ -53,7 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     raise_fd_limit(65536)
-    web.run_app(create_app(), host="127.0.0.1", port=args.port, print=None, backlog=4096)
+    web.run_app(
+        create_app(),
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        backlog=4096,
+        shutdown_timeout=0.5,
+    )
     return 0
 
 
