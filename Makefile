@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test test-deps lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# Debian's chromium and the npm eventsource package, for the browser and client tests.
+test-deps:
+	bash scripts/install-test-deps.sh
+
+unit: $(STAMP) test-deps
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

@@ -36,8 +36,9 @@ fi
 clients="$root/tests/clients"
 if [ ! -d "$clients/node_modules/eventsource" ]; then
     if ! command -v npm >/dev/null 2>&1; then
-        echo "install-test-deps: npm is missing; install Node.js (apt-get install -y nodejs npm)" >&2
-        exit 1
+        echo "install-test-deps: installing nodejs and npm (apt)" >&2
+        as_root apt-get update -qq >/dev/null
+        as_root apt-get install -y -qq nodejs npm >/dev/null
     fi
     echo "install-test-deps: installing the npm eventsource package" >&2
     (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

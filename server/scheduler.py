@@ -256,12 +256,12 @@ class Scheduler:
         await self.store.flush()
         changes = _outcome(terminal, sink.result)
         audit.record = replace(audit.record, **changes)
+        # Counted before anyone can see the outcome, so a client that saw it finish and
+        # then reads /metrics finds it counted.
+        self.hooks.finished(audit, report)
         audit.log.append(terminal)
         self._retire(audit)
-        try:
-            await self.store.update_audit(audit.id, **changes)
-        finally:
-            self.hooks.finished(audit, report)
+        await self.store.update_audit(audit.id, **changes)
 
     def _terminal(self, sink: AuditSink, why: str) -> Event:
         terminal = sink.terminal

@@ -54,7 +54,8 @@ async def test_a_sigkilled_worker_gives_every_event_it_sent_then_crashed(aiohttp
     client: TestClient = await aiohttp_client(create_app(config))
     audit_id = await start_audit(client)
     response = await client.get(f"/audits/{audit_id}/events")
-    seen = await read_until_type(response, "phase_start", 2)  # worker events 1..4 are in
+    # Events 1..5 are in (the second phase_complete is the 5th): the worker now hangs.
+    seen = await read_until_type(response, "phase_complete", 2)
     os.kill(pid_of_worker(seen), signal.SIGKILL)
     found = messages(seen + await response.read())  # the live stream, to its end
     worker = [event_data(m)["seq"] for m in found if event_data(m)["seq"] > 0]

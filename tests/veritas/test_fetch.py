@@ -6,6 +6,7 @@ import zlib
 
 import pytest
 
+from protocol import exits
 from tests.veritas.site import BIG_SIZE, SUBPAGES
 from tests.veritas.worker import run_worker
 from veritas.config import Limits
@@ -118,8 +119,8 @@ HOSTILE = [
     ("/drip", 0, "page time limit of 1 s"),
     ("/loop/a", 0, "redirect loop"),
     ("/many/30", 0, "more than 5 redirects"),
-    ("/stall", 1, "no response within the page time limit"),
-    ("/fat-header", 1, "8192 bytes"),
+    ("/stall", exits.NO_RESULT, "no response within the page time limit"),
+    ("/fat-header", exits.NO_RESULT, "8192 bytes"),
 ]
 HOSTILE_ENV = {
     "VERITAS_PAGE_TIMEOUT": "1",
