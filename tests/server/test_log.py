@@ -16,7 +16,10 @@ LIMITS = LogLimits(max_events=1000, max_bytes=1 << 20)
 
 
 def entry(seq: int, message: str = "hello") -> Event:
-    return new_event("log_entry", seq, agent="test", level="info", message=message)
+    # A fixed time stamp: entries of one message then have one size, whatever the clock says.
+    return new_event(
+        "log_entry", seq, ts=1_700_000_000.5, agent="test", level="info", message=message
+    )
 
 
 def terminal() -> Event:
