@@ -170,7 +170,7 @@ def test_the_fast_path_agrees_with_the_full_check(event: Event, data: st.DataObj
             wire.pop(key, None)
         else:
             wire[key] = data.draw(odd_values)
-    outcomes = []
+    outcomes: list[object] = []
     for check in (from_wire, events_module._checked):
         try:
             outcomes.append(check(dict(wire)))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from protocol.errors import FrameError, FrameTooLarge, ProtocolError, SchemaError
 from protocol.events import EVENT_SPECS, Event, to_wire
 from protocol.framing import FrameDecoder, encode_frame
-from tests.protocol.examples import events, example
+from tests.protocol.examples import example
 
 
 def decode_all(data: bytes, chunk: int = 1 << 16) -> list[Event]:
@@ -109,27 +109,6 @@ def test_garbage_raises_a_frame_error_and_breaks_the_decoder(
         next(decoder)
     with pytest.raises(FrameError, match="broken"):
         decoder.feed(b"more")
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(events(), min_size=1, max_size=5))
-def test_any_valid_event_round_trips(items: list[Event]) -> None:
-    assert decode_all(b"".join(encode_frame(e) for e in items)) == items
-
-
-@settings(max_examples=2000, deadline=None)
-@given(st.lists(events(), min_size=1, max_size=4), st.data())
-def test_any_split_into_chunks_decodes_to_the_same_events(
-    items: list[Event], data: st.DataObject
-) -> None:
-    stream = b"".join(encode_frame(e) for e in items)
-    cuts = sorted(data.draw(st.sets(st.integers(0, len(stream)), max_size=12)))
-    decoder = FrameDecoder()
-    out: list[Event] = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        decoder.feed(stream[start:end])
-        out.extend(decoder)
-    assert out == items
 
 
 @settings(max_examples=2000, deadline=None)

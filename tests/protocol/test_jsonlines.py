@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from protocol.errors import LineError, LineTooLong, ProtocolError, SchemaError
 from protocol.events import EVENT_SPECS, Event
 from protocol.jsonlines import ForeignLine, LineDecoder, encode_line
-from tests.protocol.examples import events, example
+from tests.protocol.examples import example
 
 
 def decode_all(data: bytes, chunk: int = 1 << 16) -> list[Event | ForeignLine]:
@@ -115,27 +115,6 @@ def test_end_of_stream_returns_the_truncated_tail() -> None:
     assert list(decoder) == []
     assert decoder.end_of_stream().startswith(b"##VERITAS ")
     assert decoder.buffered == 0
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(events(), min_size=1, max_size=5))
-def test_any_valid_event_round_trips(items: list[Event]) -> None:
-    assert decode_all(b"".join(encode_line(e) for e in items)) == items
-
-
-@settings(max_examples=2000, deadline=None)
-@given(st.lists(events(), min_size=1, max_size=4), st.data())
-def test_any_split_into_chunks_decodes_to_the_same_events(
-    items: list[Event], data: st.DataObject
-) -> None:
-    stream = b"".join(encode_line(e) for e in items)
-    cuts = sorted(data.draw(st.sets(st.integers(0, len(stream)), max_size=12)))
-    decoder = LineDecoder()
-    out: list[Event | ForeignLine] = []
-    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
-        decoder.feed(stream[start:end])
-        out.extend(decoder)
-    assert out == items
 
 
 @settings(max_examples=2000, deadline=None)
