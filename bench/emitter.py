@@ -4,7 +4,7 @@
         [--screenshots] [--start-file PATH]
 
 It writes exactly what the real worker writes (msgpack frames on the pipe, `##VERITAS `
-JSON lines on stdout, both in `validate` mode): `hello`, then `--count` stamped events,
+JSON lines on stdout, both in `validate` mode): `hello`, then `--count` events (stamped when paced),
 then an `audit_result` whose `result` carries the child's own CPU seconds. Flood mode
 (`--rate 0`) joins events into writes of about 64 KiB, as a busy worker should; paced
 mode writes each event at its moment. With `--start-file` it sends `hello` and waits for
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     fd = args.ipc_fd if args.ipc_fd is not None else _env_fd()
     out = Output(args.ipc, fd)
-    stream = EventStream(screenshots=args.screenshots)
+    stream = EventStream(screenshots=args.screenshots, stamp=args.rate > 0)
     out.send([hello(args.ipc, args.url, args.tier)])
     wait_for(args.start_file)
     if args.rate > 0:

@@ -304,26 +304,33 @@ def _ratio_notes(
 ) -> None:
     if "ours" not in names:
         return
+    # Where ours delivers the whole offered load, a ratio says how far the other one fell
+    # short, not what ours could do: such ratios are lower bounds, marked ">=", and the
+    # goals are judged where every system is saturated (or on all N if none is).
+    offered = {n: RATE * n for n in sizes.counts}
+    bounded = {n for n in sizes.counts if rows[("ours", n)].deliveries_s >= 0.9 * offered[n]}
+    judged = [n for n in sizes.counts if n not in bounded] or list(sizes.counts)
     for base, wanted in (("nchan", 0.5), ("hub", 3.0)):
         if base not in names:
             table.note(f"{base}: skipped")
             continue
         found = {n: ratio(rows[("ours", n)].deliveries_s, rows[(base, n)].deliveries_s)
                  for n in sizes.counts}  # fmt: skip
-        text = ", ".join(f"N={n}: {fmt(r, 2)}x" for n, r in found.items())
-        worst = (
-            min(found[n] for n in sizes.counts if n >= 100)
-            if max(sizes.counts) >= 100
-            else min(found.values())
-        )
-        table.note(f"ours / {base} deliveries/s: {text}; goal >= {wanted}x (N >= 100): "
-                   f"{goal(worst >= wanted)}")  # fmt: skip
+        text = ", ".join(f"N={n}: {'>=' if n in bounded else ''}{fmt(r, 2)}x"
+                         for n, r in found.items())  # fmt: skip
+        worst = min(found[n] for n in judged)
+        table.note(f"ours / {base} deliveries/s: {text}; goal >= {wanted}x at saturation "
+                   f"(N={','.join(map(str, judged))}): {goal(worst >= wanted)}")  # fmt: skip
+    table.note(f"'>=': ours delivered the whole offered load ({RATE:,.0f} events/s x N) at that N")
     p99 = rows[("ours", min(sizes.counts))].p99_ms
     table.note(
         f"ours p99 at N={min(sizes.counts)}: {fmt(p99, 2)} ms; goal <= 2 ms: {goal(p99 <= 2)}"
     )
     table.note("latency: emitter monotonic_ns stamp -> bytes read by the client process")
-    table.note("server CPU: the server process only (nginx: master + worker), from /proc")
+    table.note("server CPU: the server process only (nginx: master + worker), from /proc;")
+    table.note(
+        "  server CPU % + clients CPU % near 200 means the 2 cores, not a server, set the pace"
+    )
 
 
 def _idle_table(idle: dict[str, IdleRun]) -> Table:

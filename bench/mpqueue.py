@@ -21,7 +21,7 @@ GET_TIMEOUT = 1.0
 
 def produce(q: Any, count: int, rate: float, screenshots: bool) -> None:
     """The child: the same stream as `bench.emitter`, put on the queue one event at a time."""
-    stream = EventStream(screenshots=screenshots)
+    stream = EventStream(screenshots=screenshots, stamp=rate > 0)
     q.put(hello("stdout", "https://shop.example/", "quick_scan"))
     start = time.monotonic()
     for index in range(count):
