@@ -30,7 +30,7 @@ import aiohttp
 
 from bench import site
 from bench.stats import Table, fmt, goal, median, percentile
-from bench.systems import free_port, process, wait_for_port
+from bench.systems import listening
 
 TERMINAL: Final = (b"event: audit_complete", b"event: audit_error")
 STREAM_LIMIT: Final = 120.0  # seconds an audit may take before the benchmark gives up on it
@@ -66,16 +66,18 @@ class Throughput:
 @contextlib.asynccontextmanager
 async def server(folder: Path, workers: int) -> AsyncIterator[int]:
     """The real service with the real auditor, `workers` slots; yields its port."""
-    port = free_port()
     env = {
         **os.environ,
         "VERITAS_MAX_WORKERS": str(workers),
         "VERITAS_ALLOW_PRIVATE_TARGETS": "1",
     }
     env.pop("VERITAS_WORKER_COMMAND", None)
-    argv = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
-    async with process([*argv, "--data-dir", ""], folder / f"server-{workers}.log", env) as proc:
-        await wait_for_port(port, proc)
+
+    def argv(port: int) -> list[str]:
+        return [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+                "--data-dir", ""]  # fmt: skip
+
+    async with listening(argv, folder / f"server-{workers}.log", env) as (_, port):
         yield port
 
 

@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -28,6 +28,8 @@ from bench.proc import children, cpu_seconds, rss_bytes
 ROOT: Final = Path(__file__).resolve().parent.parent
 START_TIMEOUT: Final = 30.0
 STOP_GRACE: Final = 5.0
+START_ATTEMPTS: Final = 3  # a free port can be taken by another process before the server binds
+SETTLE_SECONDS: Final = 0.05  # a server that lost its port exits at once
 
 
 class System(Protocol):
@@ -98,6 +100,27 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group (a worker)
 
 
+@contextlib.asynccontextmanager
+async def listening(
+    make_argv: Callable[[int], list[str]], log: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """A server on a free port; a fresh port and a new start if another process took it."""
+    for attempt in range(START_ATTEMPTS):
+        port = free_port()
+        async with process(make_argv(port), log, env) as proc:
+            try:
+                await wait_for_port(port, proc)
+                await asyncio.sleep(SETTLE_SECONDS)
+                if proc.returncode is not None:
+                    raise RuntimeError(f"server exited with {proc.returncode} after starting")
+            except RuntimeError:
+                if attempt + 1 == START_ATTEMPTS:
+                    raise
+                continue
+            yield proc, port
+            return
+
+
 async def http(port: int, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
     """One HTTP/1.1 request on 127.0.0.1 with `Connection: close`."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -137,7 +160,6 @@ class Ours:
 
 @contextlib.asynccontextmanager
 async def ours(folder: Path, events: int, rate: float) -> AsyncIterator[Ours]:
-    port = free_port()
     start_file = folder / "go"
     emitter = f"{sys.executable} -m bench.emitter --count {events} --rate {rate}"
     env = {
@@ -146,10 +168,13 @@ async def ours(folder: Path, events: int, rate: float) -> AsyncIterator[Ours]:
         "VERITAS_ALLOW_PRIVATE_TARGETS": "1",
         "PYTHONPATH": str(ROOT),
     }
-    argv = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
-    async with process([*argv, "--data-dir", ""], folder / "ours.log", env) as proc:
+
+    def argv(port: int) -> list[str]:
+        return [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+                "--data-dir", ""]  # fmt: skip
+
+    async with listening(argv, folder / "ours.log", env) as (proc, port):
         try:
-            await wait_for_port(port, proc)
             yield Ours(proc, port, start_file)
         finally:
             start_file.touch()  # a waiting emitter goes on, finds its pipe closed, and exits
@@ -186,10 +211,10 @@ class Published:
 
 @contextlib.asynccontextmanager
 async def hub(folder: Path, events: int, rate: float) -> AsyncIterator[Published]:
-    port = free_port()
-    argv = [sys.executable, "-m", "bench.hub", "--port", str(port)]
-    async with process(argv, folder / "hub.log") as proc:
-        await wait_for_port(port, proc)
+    def argv(port: int) -> list[str]:
+        return [sys.executable, "-m", "bench.hub", "--port", str(port)]
+
+    async with listening(argv, folder / "hub.log") as (proc, port):
         system = Published("hub", proc, port, folder)
         system.events, system.rate = events, rate
         try:
@@ -205,10 +230,12 @@ async def nginx(
     binary = nchan.nginx_binary()
     if binary is None:
         raise RuntimeError("nginx with the Nchan module is not installed")
-    port = free_port()
-    conf = nchan.write_config(folder / "nginx", port, connections)
-    async with process(nchan.command(binary, folder / "nginx", conf), folder / "nginx.log") as proc:
-        await wait_for_port(port, proc)
+
+    def argv(port: int) -> list[str]:
+        conf = nchan.write_config(folder / "nginx", port, connections)
+        return nchan.command(binary, folder / "nginx", conf)
+
+    async with listening(argv, folder / "nginx.log") as (proc, port):
         system = Published("nchan", proc, port, folder)
         system.events, system.rate = events, rate
         try:
