@@ -248,12 +248,34 @@ def _checked(obj: object) -> Event:
 
 
 # The fast path. Readers validate every event they receive (hundreds of thousands a second
-# in a flood), and nearly all of them are flat maps of ASCII strings and small numbers.
-# `_plainly_valid` accepts exactly those with cheap exact-type tests and sends everything
-# else (maps, lists, bytes, non-ASCII text, extra keys, anything wrong) to `_checked`, so
+# in a flood), and nearly all of them are maps of ASCII strings and small numbers, at most
+# one level deep. `_plainly_valid` accepts exactly those with cheap exact-type tests and
+# sends everything else (deeper nesting, non-ASCII text, anything wrong) to `_checked`, so
 # it can only be stricter than the full check, never looser.
 Quick = Callable[[Any], bool]
 _MISSING: Final = object()
+
+
+def _scalar(value: Any) -> bool:
+    """A value both codecs carry as it is: None, bool, 64-bit int, finite float, ASCII text."""
+    kind = type(value)
+    if kind is str:
+        return bool(value.isascii())
+    if kind is int:
+        return bool(-_INT64 <= value < _INT64)
+    if kind is float:
+        return math.isfinite(value)
+    return value is None or kind is bool
+
+
+def _scalar_map(value: Any) -> bool:
+    return type(value) is dict and all(
+        type(k) is str and k.isascii() and _scalar(v) for k, v in value.items()
+    )
+
+
+def _scalar_list(value: Any) -> bool:
+    return type(value) is list and all(_scalar(v) for v in value)
 
 
 def _quick_check(spec: Field) -> Quick | None:
@@ -270,21 +292,42 @@ def _quick_check(spec: Field) -> Quick | None:
             (type(v) is float and math.isfinite(v) and low <= v <= high)
             or (type(v) is int and low <= v <= high and -_INT64 <= v < _INT64)
         )
-    return None  # maps, lists, bytes, booleans: only the full check
+    if spec.kind == "bool":
+        return lambda v: type(v) is bool
+    if spec.kind == "bytes":
+        return lambda v: type(v) is bytes
+    if spec.kind == "list":
+        return _scalar_list
+    return _quick_map(spec.required or {})
+
+
+def _quick_map(required: Mapping[str, Field]) -> Quick | None:
+    checks = _quick_checks(required)
+    if checks is None:
+        return None  # a required value is a container itself: only the full check
+    return lambda v: _scalar_map(v) and all(check(v.get(name, _MISSING)) for name, check in checks)
+
+
+def _quick_checks(fields: Mapping[str, Field]) -> tuple[tuple[str, Quick], ...] | None:
+    checks = [(name, _quick_check(f)) for name, f in fields.items()]
+    if any(check is None for _, check in checks):
+        return None
+    return tuple((name, check) for name, check in checks if check is not None)
 
 
 @dataclass(frozen=True, slots=True)
 class _QuickSpec:
     min_seq: int
     checks: tuple[tuple[str, Quick], ...]
+    known: frozenset[str]  # the common keys and the type's fields
 
 
 def _quick_spec(spec: EventSpec) -> _QuickSpec | None:
-    checks = [(name, _quick_check(f)) for name, f in spec.fields.items()]
-    if any(check is None for _, check in checks):
+    checks = _quick_checks(spec.fields)
+    if checks is None:
         return None
-    quick = tuple((name, check) for name, check in checks if check is not None)
-    return _QuickSpec(1 if spec.origin == "worker" else 0, quick)
+    min_seq = 1 if spec.origin == "worker" else 0
+    return _QuickSpec(min_seq, checks, COMMON_KEYS | frozenset(spec.fields))
 
 
 _QUICK: Final = {type_: _quick_spec(spec) for type_, spec in EVENT_SPECS.items()}
@@ -293,17 +336,28 @@ _QUICK: Final = {type_: _quick_spec(spec) for type_, spec in EVENT_SPECS.items()
 def _plainly_valid(obj: dict[Any, Any]) -> bool:
     type_ = obj.get("type")
     quick = _QUICK.get(type_) if type(type_) is str else None
-    if quick is None or len(obj) != len(quick.checks) + 4:
+    if quick is None:
         return False
     checks = quick.checks
+    extra = len(obj) - len(checks) - 4
     version, seq, ts = obj.get("v"), obj.get("seq", _MISSING), obj.get("ts", _MISSING)
-    if type(version) is not int or version != PROTOCOL_VERSION:
+    if extra < 0 or type(version) is not int or version != PROTOCOL_VERSION:
         return False
     if type(seq) is not int or not quick.min_seq <= seq < _INT64:
         return False
     if not ((type(ts) is float and math.isfinite(ts)) or (type(ts) is int and abs(ts) < _INT64)):
         return False
-    return all(check(obj.get(name, _MISSING)) for name, check in checks)
+    if not all(check(obj.get(name, _MISSING)) for name, check in checks):
+        return False
+    return extra == 0 or _plain_extras(obj, quick.known)
+
+
+def _plain_extras(obj: dict[Any, Any], known: frozenset[str]) -> bool:
+    return all(
+        type(k) is str and (_scalar(v) or type(v) is bytes)
+        for k, v in obj.items()
+        if k not in known
+    )
 
 
 def _check_fields(values: Mapping[str, Any], specs: Mapping[str, Field], prefix: str) -> None:

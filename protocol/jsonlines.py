@@ -47,9 +47,13 @@ def to_json_map(event: Event) -> dict[str, Any]:
     return wire
 
 
+# One encoder for every event: `json.dumps` with options builds a new one on each call.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def to_json(event: Event) -> str:
     """Compact, ASCII-only JSON: no raw newline can appear, and any Unicode survives."""
-    return json.dumps(to_json_map(event), separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(to_json_map(event))
 
 
 def encode_line(event: Event) -> bytes:

@@ -22,6 +22,9 @@ _FIELD_UNSAFE: Final = re.compile(r"[\r\n\0]")
 
 def encode_message(data: str, *, event: str | None = None, id: str | int | None = None) -> bytes:
     parts: list[str] = []
+    if _is_one_line(data) and type(id) is int and event is not None and _is_one_line(event):
+        # The common case, an audit event (compact JSON holds no line break): one format.
+        return f"id: {id}\nevent: {event.replace(chr(0), '')}\ndata: {data}\n\n".encode()
     if id is not None:
         parts.append(f"id: {_FIELD_UNSAFE.sub('', str(id))}\n")
     if event is not None:
@@ -29,6 +32,10 @@ def encode_message(data: str, *, event: str | None = None, id: str | int | None 
     parts.extend(f"data: {line}\n" for line in _LINE_BREAK.split(data))
     parts.append("\n")
     return "".join(parts).encode("utf-8")
+
+
+def _is_one_line(text: str) -> bool:
+    return "\n" not in text and "\r" not in text
 
 
 def encode_event(position: int, event: Event) -> bytes:
