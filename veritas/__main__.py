@@ -40,12 +40,13 @@ def claim_stdout() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     stdout_fd = claim_stdout()
     # Imported after the claim: nothing they print at import time can reach the channel.
-    from veritas.analysis import SECURITY_MODULES
-    from veritas.config import load_config
+    # Only light modules here; the analysers load after `hello` is on its way.
+    from veritas.config import SECURITY_MODULE_NAMES, load_config
     from veritas.errors import UsageError
 
     try:
-        config = load_config(sys.argv[1:] if argv is None else argv, os.environ, SECURITY_MODULES)
+        args = sys.argv[1:] if argv is None else argv
+        config = load_config(args, os.environ, SECURITY_MODULE_NAMES)
     except UsageError as exc:
         print(f"veritas: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

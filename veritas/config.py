@@ -35,6 +35,16 @@ from protocol.targets import ParsedTarget, check_url
 from veritas.errors import UsageError
 
 MIB: Final = 1024 * 1024
+# The names `--security-modules` accepts, known without importing the analysers (which
+# take most of the start-up time); a test holds them equal to `SECURITY_MODULES`.
+SECURITY_MODULE_NAMES: Final = (
+    "security_headers",
+    "tls",
+    "redirect_chain",
+    "form_validation",
+    "js_analysis",
+    "phishing",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from protocol import exits
 from veritas.channel import Channel
 from veritas.config import Config
 from veritas.emitter import Emitter, Listener
-from veritas.orchestrator import Orchestrator
 from veritas.progress import Progress
 
 EXIT_OK: Final = exits.OK
@@ -41,6 +40,11 @@ async def run(config: Config, stdout_fd: int) -> int:
         tier=config.tier,
         url=config.url,
     )
+    # `hello` leaves before the analysers and the HTTP client are imported (a few hundred
+    # milliseconds), so a watcher sees the audit start as soon as the process does.
+    await asyncio.sleep(0)
+    from veritas.orchestrator import Orchestrator
+
     audit = asyncio.create_task(Orchestrator(config, emitter).run())
     caught: list[signal.Signals] = []
     _on_signals(audit, caught)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.veritas.worker import run_worker, worker_env
 from veritas.analysis import SECURITY_MODULES
-from veritas.config import Limits, load_config
+from veritas.config import SECURITY_MODULE_NAMES, Limits, load_config
 from veritas.errors import UsageError
 
 
@@ -139,3 +139,24 @@ def test_the_ipc_mode_and_fd_can_come_from_the_environment() -> None:
 def test_allow_private_must_be_a_clear_flag() -> None:
     with pytest.raises(UsageError, match="VERITAS_ALLOW_PRIVATE_TARGETS"):
         load_config(["http://example.com/"], {"VERITAS_ALLOW_PRIVATE_TARGETS": "maybe"}, ())
+
+
+def test_the_light_list_of_module_names_matches_the_analysers() -> None:
+    # `python -m veritas` checks --security-modules against this list before it loads the
+    # analysers, so `hello` can leave early; the two must never drift apart.
+    assert tuple(SECURITY_MODULES) == SECURITY_MODULE_NAMES
+
+
+def test_hello_is_sent_before_the_analysers_are_imported(site_url: str) -> None:
+    # stdout and stderr share one pipe, so the order of the two writes is the order seen;
+    # with PYTHONVERBOSE every import is announced on stderr as it happens.
+    env = {**worker_env({"VERITAS_ALLOW_PRIVATE_TARGETS": "1"}), "PYTHONVERBOSE": "1"}
+    command = [sys.executable, "-m", "veritas", site_url, "--tier", "quick_scan", "--ipc", "stdout"]
+    run = subprocess.run(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60, check=False
+    )
+    assert run.returncode == 0
+    output = run.stdout
+    hello = output.index(b'##VERITAS {"v":1,"type":"hello"')
+    assert output.index(b"import 'veritas.analysis'") > hello
+    assert output.index(b"import 'aiohttp'") > hello
