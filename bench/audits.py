@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import math
 import os
 import sys
@@ -28,7 +27,7 @@ from typing import Final
 
 import aiohttp
 
-from bench import site
+from bench import cli, site
 from bench.stats import Table, fmt, goal, median, percentile
 from bench.systems import listening
 
@@ -210,23 +209,15 @@ def report(
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.audits", description=__doc__.split("\n")[0]
-    )
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="the size `make bench` uses")
-    size.add_argument("--smoke", action="store_true", help="smallest size, seconds")
-    parser.add_argument("--repeats", type=int, default=None)
+    parser = cli.parser("python -m bench.audits", __doc__)
     parser.add_argument("--tier", default="quick_scan")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    sizes = SIZES[mode]
-    if args.repeats is not None:
-        sizes = dataclasses.replace(sizes, repeats=args.repeats)
+    mode = cli.size_name(args)
+    sizes = cli.chosen_sizes(args, SIZES)
     with tempfile.TemporaryDirectory(prefix="veritas-audits-") as folder:
         runs, firsts = asyncio.run(measure(sizes, Path(folder), args.tier))
     print(report(runs, firsts, sizes, mode, args.tier), flush=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import math
 import sys
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from bench import nchan, systems
+from bench import cli, nchan, systems
 from bench.proc import raise_fd_limit
 from bench.stats import Table, fmt, goal, median, percentile, ratio
 from bench.systems import System, cpu, rss
@@ -363,23 +362,15 @@ def available(names: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.fanout", description=__doc__.split("\n")[0]
-    )
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="the size `make bench` uses")
-    size.add_argument("--smoke", action="store_true", help="smallest size, seconds")
-    parser.add_argument("--repeats", type=int, default=None)
+    parser = cli.parser("python -m bench.fanout", __doc__)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    sizes = SIZES[mode]
-    if args.repeats is not None:
-        sizes = dataclasses.replace(sizes, repeats=args.repeats)
+    mode = cli.size_name(args)
+    sizes = cli.chosen_sizes(args, SIZES)
     raise_fd_limit(sizes.idle * 2 + 1024)
     names, notes = available(args.systems.split(","))
     started = time.monotonic()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import fcntl
 import math
 import os
@@ -29,7 +28,7 @@ from typing import Final
 
 import msgpack
 
-from bench import mpqueue
+from bench import cli, mpqueue
 from bench.recorder import Recorder
 from bench.stats import Table, fmt, goal, median, percentile, ratio
 from bench.stream import SCREENSHOT_BYTES, EventStream
@@ -233,21 +232,15 @@ def _ratios(system: str, row: Row, base: Row) -> str:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench.ipc", description=__doc__.split("\n")[0])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="the size `make bench` uses")
-    size.add_argument("--smoke", action="store_true", help="smallest size, seconds")
-    parser.add_argument("--repeats", type=int, default=None)
+    parser = cli.parser("python -m bench.ipc", __doc__)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    sizes = SIZES[mode]
-    if args.repeats is not None:
-        sizes = dataclasses.replace(sizes, repeats=args.repeats)
+    mode = cli.size_name(args)
+    sizes = cli.chosen_sizes(args, SIZES)
     systems = [s for s in args.systems.split(",") if s in SYSTEMS]
     runs = asyncio.run(measure(sizes, systems))
     rows = {system: summarize(runs, system) for system in systems}
