@@ -40,7 +40,8 @@ class AuditLog:
         self._entries: list[bytes] = []
         self._appended_at: list[float] = []  # monotonic time of each entry: delivery latency
         self._size = 0
-        self._closed = False
+        self._closed = False  # the terminal event is in the log
+        self._ending = False  # the terminal event is on its way: no more appends
         self._grown = asyncio.Event()
 
     @classmethod
@@ -51,7 +52,7 @@ class AuditLog:
         log = cls(audit_id, limits)
         for entry in stored:
             log._add(encode_message(entry.data, event=entry.type, id=entry.position))
-        log._closed = True
+        log._closed = log._ending = True
         return log
 
     def __len__(self) -> int:
@@ -63,16 +64,42 @@ class AuditLog:
         return self._closed
 
     def append(self, event: Event) -> int | None:
-        """Add an event; its position, or None when the log is full (or already closed)."""
-        if self._closed:
-            raise RuntimeError(f"audit {self.audit_id}: append after the terminal event")
+        """Add an event; its position, or None when the log is full."""
+        if event.terminal:
+            raise TypeError("a terminal event ends the log: use `finish`")
+        self._refuse_if_ending()
         data = to_json(event)
-        if not event.terminal and self._full(len(data)):
+        if self._full(len(data)):
             self.dropped += 1
             return None
+        return self._publish(event, data)
+
+    async def finish(self, terminal: Event) -> int:
+        """Append the terminal event and close the log; its position.
+
+        Subscribers see the terminal event only once the store holds it: a client that saw
+        an audit end finds it ended after a crash too. The events before it were handed to
+        the store earlier, in order, so the same flush makes them durable as well.
+        """
+        if not terminal.terminal:
+            raise TypeError(f"{terminal.type} is not a terminal event")
+        self._refuse_if_ending()
+        self._ending = True
+        data = to_json(terminal)
+        if self._store is not None:
+            position = len(self._entries) + 1
+            self._store.append_event(self.audit_id, StoredEvent(position, terminal.type, data))
+            await self._store.flush()
+        return self._publish(terminal, data, store=False)
+
+    def _refuse_if_ending(self) -> None:
+        if self._ending:
+            raise RuntimeError(f"audit {self.audit_id}: append after the terminal event")
+
+    def _publish(self, event: Event, data: str, *, store: bool = True) -> int:
         position = len(self._entries) + 1
         self._add(encode_message(data, event=event.type, id=position))
-        if self._store is not None:
+        if store and self._store is not None:
             self._store.append_event(self.audit_id, StoredEvent(position, event.type, data))
         self._closed = event.terminal
         self._wake()

@@ -253,13 +253,12 @@ class Scheduler:
     ) -> None:
         """Flush, then show the terminal event and record the outcome: exactly once."""
         terminal = self._terminal(sink, why)
-        await self.store.flush()
         changes = _outcome(terminal, sink.result)
         audit.record = replace(audit.record, **changes)
         # Counted before anyone can see the outcome, so a client that saw it finish and
         # then reads /metrics finds it counted.
         self.hooks.finished(audit, report)
-        audit.log.append(terminal)
+        await audit.log.finish(terminal)  # durable before any subscriber sees it
         self._retire(audit)
         await self.store.update_audit(audit.id, **changes)
 

@@ -26,10 +26,11 @@ def terminal() -> Event:
     return new_event("audit_complete", 0, elapsed=1.0)
 
 
-def test_positions_start_at_one_and_the_bytes_are_the_sse_encoding() -> None:
+async def test_positions_start_at_one_and_the_bytes_are_the_sse_encoding() -> None:
     log = AuditLog("a", LIMITS)
     events = [entry(1), entry(2), terminal()]
-    assert [log.append(e) for e in events] == [1, 2, 3]
+    assert [log.append(e) for e in events[:2]] == [1, 2]
+    assert await log.finish(events[2]) == 3
     data, end = log.read(0, 1 << 20)
     assert end == 3
     assert data == b"".join(encode_event(i, e) for i, e in enumerate(events, 1))
@@ -47,14 +48,18 @@ def test_reads_are_batched_by_size_but_always_make_progress() -> None:
     assert log.read(0, one * 3 + 1)[1] == 3
 
 
-def test_the_log_closes_at_the_terminal_event_and_refuses_more() -> None:
+async def test_the_log_closes_at_the_terminal_event_and_refuses_more() -> None:
     log = AuditLog("a", LIMITS)
     log.append(entry(1))
     assert not log.closed
-    log.append(terminal())
+    with pytest.raises(TypeError, match="finish"):
+        log.append(terminal())
+    assert await log.finish(terminal()) == 2
     assert log.closed
     with pytest.raises(RuntimeError):
         log.append(entry(2))
+    with pytest.raises(RuntimeError):
+        await log.finish(terminal())
 
 
 async def test_waiters_wake_on_append_and_on_close() -> None:
@@ -67,25 +72,25 @@ async def test_waiters_wake_on_append_and_on_close() -> None:
     beyond = asyncio.create_task(log.wait(1))
     await asyncio.sleep(0)
     assert not beyond.done()
-    log.append(terminal())
+    await log.finish(terminal())
     await asyncio.wait_for(beyond, 5)
 
 
-def test_a_full_log_drops_worker_events_but_keeps_the_terminal_one() -> None:
+async def test_a_full_log_drops_worker_events_but_keeps_the_terminal_one() -> None:
     log = AuditLog("a", LogLimits(max_events=3, max_bytes=1 << 20))
     assert log.append(entry(1)) == 1
     assert log.append(entry(2)) == 2
     assert log.append(entry(3)) is None
     assert log.dropped == 1
-    assert log.append(terminal()) == 3
+    assert await log.finish(terminal()) == 3
     assert log.closed
 
 
-def test_the_byte_limit_drops_too() -> None:
+async def test_the_byte_limit_drops_too() -> None:
     log = AuditLog("a", LogLimits(max_events=100, max_bytes=500))
     assert log.append(entry(1, "x" * 300)) == 1
     assert log.append(entry(2, "x" * 300)) is None
-    assert log.append(terminal()) == 2
+    assert await log.finish(terminal()) == 2
 
 
 async def test_every_entry_reaches_the_store_as_the_exact_data_text() -> None:
@@ -95,10 +100,41 @@ async def test_every_entry_reaches_the_store_as_the_exact_data_text() -> None:
     )
     log = AuditLog("a", LIMITS, store)
     events = [entry(1), entry(2, "é\nnew line"), terminal()]
-    for event in events:
+    for event in events[:-1]:
         log.append(event)
+    await log.finish(events[-1])
     stored = await store.load_events("a")
     assert stored == [StoredEvent(i, e.type, to_json(e)) for i, e in enumerate(events, 1)]
     rebuilt = AuditLog.from_stored("a", LIMITS, stored)
     assert rebuilt.read(0, 1 << 20) == log.read(0, 1 << 20)
     assert rebuilt.closed
+
+
+class SlowFlushStore(MemoryStore):
+    """A store whose flush waits for the test: shows what subscribers see meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.flushed: list[int] = []
+
+    async def flush(self) -> None:
+        await self.release.wait()
+        self.flushed.append(len(await self.load_events("a")))
+
+
+async def test_subscribers_see_the_terminal_event_only_once_the_store_holds_it() -> None:
+    store = SlowFlushStore()
+    await store.create_audit(
+        AuditRecord("a", "u", "quick_scan", "simple", None, "pipe", "running", 0.0)
+    )
+    log = AuditLog("a", LIMITS, store)
+    log.append(entry(1))
+    finishing = asyncio.create_task(log.finish(terminal()))
+    await asyncio.sleep(0.01)
+    assert len(log) == 1 and not log.closed  # not visible while the flush is pending
+    with pytest.raises(RuntimeError):
+        log.append(entry(2))  # and nothing may slip in after it
+    store.release.set()
+    assert await finishing == 2
+    assert store.flushed == [2] and log.closed and len(log) == 2
