@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
 from server.app import create_app
-from server.config import from_command_line
+from server.config import ServerConfig, from_command_line
 from server.errors import ConfigError
 from server.logs import configure_logging
 
@@ -24,10 +26,21 @@ def main(argv: list[str] | None = None) -> int:
         create_app(config),
         host=config.host,
         port=config.port,
-        print=None,
+        print=announce(config),
         shutdown_timeout=config.shutdown_timeout,
     )
     return 0
+
+
+def announce(config: ServerConfig) -> Callable[[str], None]:
+    """What aiohttp calls once the socket listens: one line saying where, in our log format."""
+
+    def say(_: str) -> None:
+        where = config.data_dir or "memory only"
+        url = f"http://{config.host}:{config.port}/"
+        logging.getLogger("server").info("serving on %s (data: %s); Ctrl-C stops", url, where)
+
+    return say
 
 
 if __name__ == "__main__":
