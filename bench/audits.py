@@ -216,8 +216,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    mode = cli.size_name(args)
-    sizes = cli.chosen_sizes(args, SIZES)
+    mode, sizes = cli.chosen_sizes(args, SIZES)
     with tempfile.TemporaryDirectory(prefix="veritas-audits-") as folder:
         runs, firsts = asyncio.run(measure(sizes, Path(folder), args.tier))
     print(report(runs, firsts, sizes, mode, args.tier), flush=True)

@@ -20,13 +20,14 @@ def parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     return made
 
 
-def size_name(args: argparse.Namespace) -> str:
+def _size_name(args: argparse.Namespace) -> str:
     return "smoke" if args.smoke else "quick" if args.quick else "full"
 
 
-def chosen_sizes(args: argparse.Namespace, sizes: Mapping[str, Sizes]) -> Sizes:
-    """The sizes for the flags given, with --repeats applied."""
-    chosen: Any = sizes[size_name(args)]
+def chosen_sizes(args: argparse.Namespace, sizes: Mapping[str, Sizes]) -> tuple[str, Sizes]:
+    """The size's name and its sizes for the flags given, with --repeats applied."""
+    name = _size_name(args)
+    chosen: Any = sizes[name]
     if args.repeats is not None:
         chosen = dataclasses.replace(chosen, repeats=args.repeats)
-    return chosen  # type: ignore[no-any-return]
+    return name, chosen

@@ -369,8 +369,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    mode = cli.size_name(args)
-    sizes = cli.chosen_sizes(args, SIZES)
+    mode, sizes = cli.chosen_sizes(args, SIZES)
     raise_fd_limit(sizes.idle * 2 + 1024)
     names, notes = available(args.systems.split(","))
     started = time.monotonic()

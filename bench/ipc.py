@@ -239,8 +239,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    mode = cli.size_name(args)
-    sizes = cli.chosen_sizes(args, SIZES)
+    mode, sizes = cli.chosen_sizes(args, SIZES)
     systems = [s for s in args.systems.split(",") if s in SYSTEMS]
     runs = asyncio.run(measure(sizes, systems))
     rows = {system: summarize(runs, system) for system in systems}

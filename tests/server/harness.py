@@ -10,11 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from server.config import ServerConfig
 from tests.protocol.sse_parser import Message, parse
 
+Client = TestClient[web.Request, web.Application]
 FAKE_WORKER = Path(__file__).parent / "workers" / "fake_worker.py"
 TARGET = "http://127.0.0.1:9/"  # never fetched: the fake worker only echoes it
 TERMINAL = ("audit_complete", "audit_error")
@@ -56,7 +58,7 @@ def types(found: list[Message]) -> list[str]:
     return [m.type for m in found]
 
 
-async def start_audit(client: TestClient, **body: Any) -> str:
+async def start_audit(client: Client, **body: Any) -> str:
     response = await client.post("/audits", json={"url": TARGET, **body})
     assert response.status == 202, await response.text()
     audit_id = (await response.json())["id"]
@@ -64,7 +66,7 @@ async def start_audit(client: TestClient, **body: Any) -> str:
     return audit_id
 
 
-async def read_stream(client: TestClient, audit_id: str, **headers: str) -> bytes:
+async def read_stream(client: Client, audit_id: str, **headers: str) -> bytes:
     """The whole event stream, read until the server ends it."""
     response = await client.get(f"/audits/{audit_id}/events", headers=headers)
     assert response.status == 200, await response.text()
@@ -78,14 +80,14 @@ async def until(condition: Callable[[], Awaitable[bool]], seconds: float = 30.0)
             await asyncio.sleep(0.02)
 
 
-async def status_of(client: TestClient, audit_id: str) -> str:
+async def status_of(client: Client, audit_id: str) -> str:
     response = await client.get(f"/audits/{audit_id}")
     status = (await response.json())["status"]
     assert isinstance(status, str)
     return status
 
 
-async def finished(client: TestClient, audit_id: str) -> None:
+async def finished(client: Client, audit_id: str) -> None:
     async def done() -> bool:
         return await status_of(client, audit_id) in ("complete", "error")
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from server.sqlitestore import SQLiteStore
 from server.store import AuditRecord, StoredEvent
 from tests.protocol.sse_parser import Message, parse
 from tests.server.server_process import (
+    ServerProcess,
     body_of,
     committed_positions,
     get_json,
@@ -93,6 +96,24 @@ async def test_finished_audits_replay_byte_identically_after_a_restart(
     assert [a["id"] for a in history["audits"]] == list(reversed(streams))
 
 
+@contextlib.asynccontextmanager
+async def hanging_worker_server(
+    data_dir: Path, **env: str
+) -> AsyncIterator[tuple[ServerProcess, aiohttp.ClientSession]]:
+    """A real server whose workers send a few events, then wait forever; those workers (in
+    process groups of their own, so a SIGKILLed server leaves them) are ended afterwards."""
+    pid_file = data_dir / "worker.pid"
+    hang = worker_command("hang", after=AFTER, pid_file=pid_file)
+    try:
+        async with (
+            running_server(data_dir, VERITAS_WORKER_COMMAND=hang, **env) as server,
+            aiohttp.ClientSession() as session,
+        ):
+            yield server, session
+    finally:
+        kill_workers(pid_file)
+
+
 async def start_hanging_audit(
     session: aiohttp.ClientSession, base: str
 ) -> tuple[str, aiohttp.ClientResponse, bytes]:
@@ -107,27 +128,17 @@ async def start_hanging_audit(
 async def test_an_audit_running_at_sigkill_ends_interrupted_and_loses_nothing_committed(
     tmp_path: Path,
 ) -> None:
-    pid_file = tmp_path / "worker.pid"
-    hang = worker_command("hang", after=AFTER, pid_file=pid_file)
-    try:
-        async with (
-            running_server(
-                tmp_path, VERITAS_WORKER_COMMAND=hang, VERITAS_STORE_BATCH_MS="50"
-            ) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            audit_id, response, seen = await start_hanging_audit(session, server.base)
-            positions = [int(m.last_event_id) for m in messages(seen)]
-            assert positions == [1, 2, 3, 4, 5]
-            # The stated bound: an event is committed at most one batch interval after
-            # its append. The worker is idle now, so everything seen becomes durable.
-            async with asyncio.timeout(30):
-                while committed_positions(tmp_path, audit_id) != positions:  # noqa: ASYNC110
-                    await asyncio.sleep(0.02)
-            await server.stop(signal.SIGKILL)
-            response.close()
-    finally:
-        kill_workers(pid_file)
+    async with hanging_worker_server(tmp_path, VERITAS_STORE_BATCH_MS="50") as (server, session):
+        audit_id, response, seen = await start_hanging_audit(session, server.base)
+        positions = [int(m.last_event_id) for m in messages(seen)]
+        assert positions == [1, 2, 3, 4, 5]
+        # The stated bound: an event is committed at most one batch interval after
+        # its append. The worker is idle now, so everything seen becomes durable.
+        async with asyncio.timeout(30):
+            while committed_positions(tmp_path, audit_id) != positions:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await server.stop(signal.SIGKILL)
+        response.close()
 
     async with (
         running_server(tmp_path, VERITAS_WORKER_COMMAND=worker_command("normal")) as server,
@@ -147,21 +158,11 @@ async def test_an_audit_running_at_sigkill_ends_interrupted_and_loses_nothing_co
 
 async def test_at_sigkill_only_events_after_the_last_commit_are_lost(tmp_path: Path) -> None:
     """With a long batch interval the crash loses the uncommitted tail, and nothing else."""
-    pid_file = tmp_path / "worker.pid"
-    hang = worker_command("hang", after=AFTER, pid_file=pid_file)
-    try:
-        async with (
-            running_server(
-                tmp_path, VERITAS_WORKER_COMMAND=hang, VERITAS_STORE_BATCH_MS="60000"
-            ) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            audit_id, response, seen = await start_hanging_audit(session, server.base)
-            committed = committed_positions(tmp_path, audit_id)
-            await server.stop(signal.SIGKILL)
-            response.close()
-    finally:
-        kill_workers(pid_file)
+    async with hanging_worker_server(tmp_path, VERITAS_STORE_BATCH_MS="60000") as (server, session):
+        audit_id, response, seen = await start_hanging_audit(session, server.base)
+        committed = committed_positions(tmp_path, audit_id)
+        await server.stop(signal.SIGKILL)
+        response.close()
 
     async with (
         running_server(tmp_path, VERITAS_WORKER_COMMAND=worker_command("normal")) as server,
@@ -179,21 +180,13 @@ async def test_at_sigkill_only_events_after_the_last_commit_are_lost(tmp_path: P
 async def test_sigterm_mid_audit_ends_it_interrupted_live_and_after_the_restart(
     tmp_path: Path,
 ) -> None:
-    pid_file = tmp_path / "worker.pid"
-    hang = worker_command("hang", after=AFTER, pid_file=pid_file)
-    try:
-        async with (
-            running_server(tmp_path, VERITAS_WORKER_COMMAND=hang) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            audit_id, response, seen = await start_hanging_audit(session, server.base)
-            server.signal(signal.SIGTERM)
-            async with asyncio.timeout(30):
-                live = seen + await response.content.read()
-            response.close()
-            assert await server.wait() == 0
-    finally:
-        kill_workers(pid_file)
+    async with hanging_worker_server(tmp_path) as (server, session):
+        audit_id, response, seen = await start_hanging_audit(session, server.base)
+        server.signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            live = seen + await response.content.read()
+        response.close()
+        assert await server.wait() == 0
     found = messages(live)
     assert found[-1].type == "audit_error"
     assert json.loads(found[-1].data)["code"] == "interrupted"
@@ -211,37 +204,26 @@ async def test_sigterm_mid_audit_ends_it_interrupted_live_and_after_the_restart(
 async def test_retention_prunes_the_oldest_finished_audits_only(tmp_path: Path) -> None:
     streams, _ = await finished_audits(tmp_path, 3)
     oldest, *newer = list(streams)
-    pid_file = tmp_path / "worker.pid"
-    hang = worker_command("hang", after=AFTER, pid_file=pid_file)
-    try:
-        async with (
-            running_server(
-                tmp_path,
-                VERITAS_WORKER_COMMAND=hang,
-                VERITAS_RETENTION_MAX_AUDITS="2",
-                VERITAS_RETENTION_INTERVAL="0.1",
-            ) as server,
-            aiohttp.ClientSession() as session,
-        ):
-            # At start-up: three finished audits, two allowed: the oldest goes.
-            history = await get_json(session, f"{server.base}/audits")
-            assert [a["id"] for a in history["audits"]] == list(reversed(newer))
-            async with session.get(f"{server.base}/audits/{oldest}/events") as gone:
-                assert gone.status == 404
-            # A running audit counts but is never pruned: the next oldest goes instead.
-            running, response, _ = await start_hanging_audit(session, server.base)
-            async with asyncio.timeout(30):
-                while True:
-                    history = await get_json(session, f"{server.base}/audits")
-                    if len(history["audits"]) == 2:
-                        break
-                    await asyncio.sleep(0.05)
-            assert [a["id"] for a in history["audits"]] == [running, newer[1]]
-            assert history["audits"][0]["status"] == "running"
-            response.close()
-            await server.stop(signal.SIGTERM)
-    finally:
-        kill_workers(pid_file)
+    async with hanging_worker_server(
+        tmp_path, VERITAS_RETENTION_MAX_AUDITS="2", VERITAS_RETENTION_INTERVAL="0.1"
+    ) as (server, session):
+        # At start-up: three finished audits, two allowed: the oldest goes.
+        history = await get_json(session, f"{server.base}/audits")
+        assert [a["id"] for a in history["audits"]] == list(reversed(newer))
+        async with session.get(f"{server.base}/audits/{oldest}/events") as gone:
+            assert gone.status == 404
+        # A running audit counts but is never pruned: the next oldest goes instead.
+        running, response, _ = await start_hanging_audit(session, server.base)
+        async with asyncio.timeout(30):
+            while True:
+                history = await get_json(session, f"{server.base}/audits")
+                if len(history["audits"]) == 2:
+                    break
+                await asyncio.sleep(0.05)
+        assert [a["id"] for a in history["audits"]] == [running, newer[1]]
+        assert history["audits"][0]["status"] == "running"
+        response.close()
+        await server.stop(signal.SIGTERM)
 
 
 # -- recovery itself, against a real SQLite file
