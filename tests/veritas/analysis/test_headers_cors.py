@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.veritas.worker import worker_env
 from veritas.analysis.headers import PREFLIGHT_ORIGIN, grade
 from veritas.config import Limits
 from veritas.fetch import Fetcher
@@ -76,3 +80,31 @@ async def test_without_a_preflight_a_reflecting_site_cannot_be_caught(
         entry = await fetcher.fetch(str(server.make_url("/reflect")))
     result = grade(Site((entry,))).outcome("cross-origin-resource-sharing").result
     assert result == "cross-origin-resource-sharing-not-implemented"
+
+
+async def test_the_auditor_sends_the_preflight_and_reports_the_reflection(
+    aiohttp_server: ServerFactory,
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+    server = await aiohttp_server(cors_app(seen))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "veritas",
+        str(server.make_url("/reflect")),
+        "--tier",
+        "quick_scan",
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=worker_env(),
+    )
+    stdout, _ = await proc.communicate()
+    assert proc.returncode == 0
+    tests = json.loads(stdout)["security_results"]["security_headers"]["tests"]
+    cors = next(t for t in tests if t["test"] == "cross-origin-resource-sharing")
+    assert (cors["result"], cors["modifier"]) == (
+        "cross-origin-resource-sharing-implemented-with-universal-access",
+        -50,
+    )
+    assert ("OPTIONS", PREFLIGHT_ORIGIN, "GET") in seen
