@@ -339,3 +339,19 @@ def test_mozilla_org_is_b_75() -> None:
         "csp-implemented-with-unsafe-inline",
         "sri-not-implemented-but-external-scripts-loaded-securely",
     }
+
+
+def test_cookies_a_jar_would_refuse_or_replace_do_not_count() -> None:
+    elsewhere = observatory_site((("Set-Cookie", "sessionid=1; Domain=other.example; Path=/"),))
+    assert grade(elsewhere).outcome("cookies").result == "cookies-not-found"
+    suffix = observatory_site((("Set-Cookie", "sessionid=1; Domain=org; Path=/"),))
+    assert grade(suffix).outcome("cookies").result == "cookies-not-found"
+    replaced = observatory_site(
+        (
+            ("Set-Cookie", "sessionid=1; Path=/"),
+            ("Set-Cookie", "sessionid=2; Path=/; Secure; HttpOnly; SameSite=Lax"),
+        )
+    )
+    assert grade(replaced).outcome("cookies").result == (
+        "cookies-secure-with-httponly-sessions-and-samesite"
+    )

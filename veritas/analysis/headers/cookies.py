@@ -1,15 +1,18 @@
 """Cookies, judged cookie by cookie; the worst finding names the result.
 
 A session cookie is one whose name contains "login" or "sess"; an anti-CSRF cookie one
-whose name contains "csrf". Cookies on the Observatory's exclusion list are skipped. A
-missing Secure flag is forgiven down to a smaller penalty only when the HSTS test passes,
-that is with a max-age of at least 15552000 seconds or a preloaded host.
+whose name contains "csrf". Cookies on the Observatory's exclusion list are skipped, and
+so are those a cookie jar refuses to keep: a Domain the host is not in, or a public suffix.
+A cookie set twice counts once, as last set. A missing Secure flag is forgiven down to a
+smaller penalty only when the HSTS test passes, that is with a max-age of at least
+15552000 seconds or a preloaded host.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from veritas.analysis.domain import host_of, split_host
 from veritas.analysis.headers.exchange import Exchange, field_list
 from veritas.analysis.headers.outcome import TestOutcome, outcome
 
@@ -35,6 +38,8 @@ class Cookie:
     secure: bool
     httponly: bool
     samesite: str | None  # lax, strict or none; None when absent or not one of those
+    domain: str = ""  # the Domain attribute without its leading dot; "" when absent
+    path: str = "/"
 
 
 def parse_set_cookie(value: str) -> Cookie | None:
@@ -53,7 +58,28 @@ def parse_set_cookie(value: str) -> Cookie | None:
         secure="secure" in flags,
         httponly="httponly" in flags,
         samesite=samesite if samesite in SAMESITE_VALUES else None,
+        domain=flags.get("domain", "").lstrip(".").lower(),
+        path=flags.get("path") or "/",
     )
+
+
+def kept(cookies: list[Cookie], host: str) -> list[Cookie]:
+    """The cookies a jar keeps for `host`: the last of each name, domain and path."""
+    jar: dict[tuple[str, str, str], Cookie] = {}
+    for cookie in cookies:
+        if cookie.name in EXCLUDED or not _domain_allowed(cookie.domain, host):
+            continue
+        jar[(cookie.name, cookie.domain or host, cookie.path)] = cookie
+    return list(jar.values())
+
+
+def _domain_allowed(domain: str, host: str) -> bool:
+    if not domain:
+        return True
+    if not (host == domain or host.endswith("." + domain)):
+        return False
+    _, label, suffix = split_host(domain)
+    return bool(label) or not suffix
 
 
 def invalid_samesite(value: str) -> bool:
@@ -71,7 +97,8 @@ def judge(exchange: Exchange, hsts_passed: bool) -> TestOutcome:
     worst: str | None = None
     if any(invalid_samesite(v) for v in raw):
         worst = "cookies-samesite-flag-invalid"
-    cookies = [c for v in raw if (c := parse_set_cookie(v)) and c.name not in EXCLUDED]
+    parsed = [c for v in raw if (c := parse_set_cookie(v))]
+    cookies = kept(parsed, host_of(exchange.url))
     if not cookies:
         return outcome(NAME, "cookies-not-found", True)
     for cookie in cookies:

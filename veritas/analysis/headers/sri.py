@@ -80,14 +80,12 @@ def judge(exchange: Exchange) -> TestOutcome:
     worst: str | None = None
     foreign: list[str] = []
     for tag in tags:
-        finding = _finding(tag, site, exchange.secure, https_enforced(exchange))
-        if finding == "foreign-and-fine":
+        own, finding = _finding(tag, site, exchange.secure, https_enforced(exchange))
+        if not own:
             foreign.append(tag.src)
-        elif finding == "sri-implemented-and-all-scripts-loaded-securely":
-            worst = worst or finding
-        elif finding is not None:
-            foreign.append(tag.src)
-            worst = _worse(finding, worst)
+            worst = _worse(finding, worst) if finding else worst
+        elif finding and worst is None:
+            worst = finding  # SRI on the site's own scripts still earns the bonus
     if worst is None:
         worst = (
             "sri-implemented-and-external-scripts-loaded-securely"
@@ -105,7 +103,10 @@ def https_enforced(exchange: Exchange) -> bool:
     return len(route.urls) > 1 and all(u.startswith("https:") for u in route.urls[1:])
 
 
-def _finding(tag: ScriptTag, site: str, page_secure: bool, enforced: bool) -> str | None:
+def _finding(
+    tag: ScriptTag, site: str, page_secure: bool, enforced: bool
+) -> tuple[bool, str | None]:
+    """Whether the script is the site's own, and what it makes of the result, if anything."""
     relative_protocol = bool(_PROTOCOL_RELATIVE.match(tag.src))
     full = bool(_FULL_URL.match(tag.src))
     relative = not relative_protocol and not full
@@ -118,14 +119,15 @@ def _finding(tag: ScriptTag, site: str, page_secure: bool, enforced: bool) -> st
     )
     if same_site:
         own_with_sri = tag.integrity and secure_scheme
-        return "sri-implemented-and-all-scripts-loaded-securely" if own_with_sri else None
-    if tag.integrity and not secure_scheme:
-        return "sri-implemented-but-external-scripts-not-loaded-securely"
-    if not tag.integrity and secure_scheme:
-        return "sri-not-implemented-but-external-scripts-loaded-securely"
-    if not tag.integrity:
-        return "sri-not-implemented-and-external-scripts-not-loaded-securely"
-    return "foreign-and-fine"
+        return True, "sri-implemented-and-all-scripts-loaded-securely" if own_with_sri else None
+    if tag.integrity:
+        return False, None if secure_scheme else _INSECURE_WITH_SRI
+    return False, _SECURE_WITHOUT_SRI if secure_scheme else _INSECURE_WITHOUT_SRI
+
+
+_INSECURE_WITH_SRI = "sri-implemented-but-external-scripts-not-loaded-securely"
+_SECURE_WITHOUT_SRI = "sri-not-implemented-but-external-scripts-loaded-securely"
+_INSECURE_WITHOUT_SRI = "sri-not-implemented-and-external-scripts-not-loaded-securely"
 
 
 def _worse(new: str, current: str | None) -> str:
