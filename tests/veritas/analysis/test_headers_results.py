@@ -355,3 +355,21 @@ def test_cookies_a_jar_would_refuse_or_replace_do_not_count() -> None:
     assert grade(replaced).outcome("cookies").result == (
         "cookies-secure-with-httponly-sessions-and-samesite"
     )
+
+
+def test_meta_frame_ancestors_counts_for_framing_once_the_meta_policy_exists() -> None:
+    # The Observatory's quirk, kept so the grade is the same: browsers would ignore it.
+    html = """<html><head><meta http-equiv="Content-Security-Policy"
+    content="default-src 'self'; frame-ancestors 'none'"></head></html>"""
+    graded = grade(observatory_site(html=html))
+    assert graded.outcome("content-security-policy").result == "csp-implemented-with-no-unsafe"
+    assert graded.outcome("x-frame-options").result == "x-frame-options-implemented-via-csp"
+
+
+def test_a_repeated_directive_is_invalid_unless_it_is_a_report_directive() -> None:
+    repeated = grade(csp("default-src 'none'; script-src 'self'; script-src 'none'"))
+    assert repeated.outcome("content-security-policy").result == "csp-header-invalid"
+    reports = grade(csp("default-src 'none'; report-to a; report-to b"))
+    assert reports.outcome("content-security-policy").result == (
+        "csp-implemented-but-duplicate-directives"
+    )
