@@ -1,9 +1,10 @@
 """The Observatory's own test cases, as data: the same inputs must give the same result names.
 
-Cases ported from the test suite of github.com/mdn/mdn-http-observatory (test/*.test.js at
-its 2026 revisions: csp, cookies, cors, redirection, referrer-policy, strict-transport-security,
-subresource-integrity, x-content-type-options, x-frame-options, cross-origin-resource-policy,
-cross-origin-opener-policy, cross-origin-embedder-policy). Each case rebuilds the suite's
+Cases ported from the test suite of github.com/mdn/mdn-http-observatory (test/*.test.js:
+csp, redirection, referrer-policy, subresource-integrity, cross-origin-opener-policy and
+cross-origin-embedder-policy at 2026 revisions; cookies, cors, strict-transport-security,
+x-content-type-options, x-frame-options and cross-origin-resource-policy at their 2024
+revisions, the newest available to us). Each case rebuilds the suite's
 default request set: the host mozilla.org answering on https://mozilla.org/ as text/html,
 with http://mozilla.org/ redirecting to https://mozilla.org/ and on to https://www.mozilla.org/.
 The HTML pages the suite reads from test/files are rewritten here from their descriptions.
