@@ -164,6 +164,8 @@ def _ascii_name(name: str) -> str:
         raise TargetError(f"the host {name!r} is not a valid international domain name") from exc
     if not ascii_name or len(ascii_name) > MAX_HOST_LENGTH:
         raise TargetError(f"the host name must be 1 to {MAX_HOST_LENGTH} characters long")
+    if "" in ascii_name.split("."):
+        raise TargetError(f"the host {name!r} has an empty label")
     return ascii_name
 
 
