@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from protocol.errors import TargetRefused
 from protocol.targets import ConnectTo, check_addresses
 
 # (family, type, proto, canonname, sockaddr), as getaddrinfo returns them
@@ -72,10 +73,19 @@ class GuardedResolver(AbstractResolver):
         infos = await self._addresses(target, target_port, family)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if not self.allow_private:
-            self._check(target, addresses)
+            self._judge(name, rule, addresses)
         self.approve(addresses)
         self.resolved[name] = addresses
         return [_result(host, info, target_port) for info in infos]
+
+    def _judge(self, name: str, rule: ConnectTo | None, addresses: Sequence[str]) -> None:
+        if rule is None:
+            self._check(name, addresses)
+            return
+        try:
+            self._check(rule.address, addresses)
+        except TargetRefused as exc:
+            raise TargetRefused(f"{name} (--connect-to {rule})", exc.address, exc.reason) from exc
 
     async def _addresses(
         self, host: str, port: int, family: socket.AddressFamily
