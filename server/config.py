@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from protocol.events import IPC_MODES, TIERS
-from server.cors import CorsPolicy
+from server.api.cors import CorsPolicy
 from server.errors import ConfigError
-from server.log import LogLimits
-from server.logs import LOG_FORMATS
-from server.retention import RetentionPolicy
-from server.runner import RunnerConfig
-from server.sqlitestore import StoreSettings
-from server.sse import SseSettings
+from server.operations.logs import LOG_FORMATS
+from server.operations.retention import RetentionPolicy
+from server.stores.sqlite import StoreSettings
+from server.streaming.log import LogLimits
+from server.streaming.runner import RunnerConfig
+from server.streaming.sse import SseSettings
 
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
 

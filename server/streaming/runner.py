@@ -6,7 +6,7 @@ The worker runs as `python -m veritas URL ... --ipc MODE [--ipc-fd N]` in its ow
 group. Its stdout and stderr are plain pipes made here (not asyncio's subprocess pipes),
 so `Process.wait()` returns when the worker exits even if one of its own children still
 holds those pipes open; the wait for their end of stream is then bounded. Reading,
-de-duplication and fallback are the `Intake`'s job (server/intake.py).
+de-duplication and fallback are the `Intake`'s job (server/streaming/intake.py).
 
 Whatever happens, the sink gets `audit_started` once the process runs (unless the spawn
 failed) and exactly one terminal event last.
@@ -31,7 +31,7 @@ from protocol.events import IPC_MODES, TIERS, VERDICT_MODES, new_event
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE
 from protocol.jsonlines import DEFAULT_MAX_LINE_SIZE
 from server.errors import ServerError
-from server.intake import (
+from server.streaming.intake import (
     DEFAULT_COMPARE_LIMIT,
     DEFAULT_LOG_LINE_CHARS,
     DEFAULT_LOG_LINES,

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from protocol.sse import encode_comment, encode_retry
 from server.errors import ApiError
-from server.log import AuditLog
+from server.streaming.log import AuditLog
 
 HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream; charset=utf-8",

@@ -24,15 +24,21 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from protocol.events import Event, new_event
+from server.api.validation import AuditRequest
 from server.config import ServerConfig
 from server.errors import ApiError, QueueFull
-from server.log import AuditLog
-from server.logs import audit_context
-from server.runner import RunnerConfig, WorkerJob, WorkerReport, choose_ipc_mode, run_worker
-from server.store import AuditRecord, Store
-from server.validation import AuditRequest
+from server.operations.logs import audit_context
+from server.stores.store import AuditRecord, Store
+from server.streaming.log import AuditLog
+from server.streaming.runner import (
+    RunnerConfig,
+    WorkerJob,
+    WorkerReport,
+    choose_ipc_mode,
+    run_worker,
+)
 
-logger: Final = logging.getLogger("server.scheduler")
+logger: Final = logging.getLogger("server.streaming.scheduler")
 
 RunWorker = Callable[[WorkerJob, Any, RunnerConfig], Coroutine[Any, Any, WorkerReport]]
 

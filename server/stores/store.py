@@ -1,6 +1,6 @@
-"""Where audits and their events are kept: the interface, its records, and the in-memory store.
+"""Where audits and their events are kept: the `Store` interface and its records.
 
-The event log (server/log.py) holds what live subscribers read; a `Store` sits under it
+The event log (server/streaming/log.py) holds what live subscribers read; a `Store` sits under it
 and keeps the same entries for history and for restarts. An event is stored as the exact
 JSON text sent in its SSE `data:` line, with its position and type, so a stored audit
 replays byte-identically: `protocol.sse.encode_message(data, event=type, id=position)`.
@@ -13,7 +13,7 @@ is shown to subscribers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 AuditStatus = Literal["queued", "running", "complete", "error"]
@@ -72,50 +72,3 @@ class Store(Protocol):
 
     async def unfinished(self) -> Sequence[AuditRecord]:
         """Audits left queued or running (by a previous process that stopped)."""
-
-
-class MemoryStore:
-    """A `Store` that forgets everything on exit: for tests and `--data-dir ''`."""
-
-    def __init__(self) -> None:
-        self._audits: dict[str, AuditRecord] = {}
-        self._events: dict[str, list[StoredEvent]] = {}
-
-    async def open(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def create_audit(self, record: AuditRecord) -> None:
-        self._audits[record.id] = record
-        self._events[record.id] = []
-
-    async def update_audit(self, audit_id: str, **changes: Any) -> None:
-        self._audits[audit_id] = replace(self._audits[audit_id], **changes)
-
-    def append_event(self, audit_id: str, event: StoredEvent) -> None:
-        self._events[audit_id].append(event)
-
-    async def flush(self) -> None:
-        return None
-
-    async def get_audit(self, audit_id: str) -> AuditRecord | None:
-        return self._audits.get(audit_id)
-
-    async def list_audits(
-        self, *, status: AuditStatus | None, limit: int, before: str | None
-    ) -> Sequence[AuditRecord]:
-        records = sorted(self._audits.values(), key=lambda r: (r.created_at, r.id), reverse=True)
-        if before is not None and before in self._audits:
-            cursor = self._audits[before]
-            records = [r for r in records if (r.created_at, r.id) < (cursor.created_at, cursor.id)]
-        if status is not None:
-            records = [r for r in records if r.status == status]
-        return [replace(r, result=None) for r in records[:limit]]
-
-    async def load_events(self, audit_id: str, after: int = 0) -> Sequence[StoredEvent]:
-        return [e for e in self._events.get(audit_id, ()) if e.position > after]
-
-    async def unfinished(self) -> Sequence[AuditRecord]:
-        return [r for r in self._audits.values() if r.status not in FINISHED]

@@ -17,9 +17,9 @@ from typing import Any, Final
 
 from protocol.events import TERMINAL_TYPES, new_event
 from protocol.jsonlines import to_json
-from server.store import AuditRecord, Store, StoredEvent
+from server.stores.store import AuditRecord, Store, StoredEvent
 
-logger: Final = logging.getLogger("server.recovery")
+logger: Final = logging.getLogger("server.operations.recovery")
 MESSAGE: Final = "the server stopped before this audit finished"
 
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from server.store import AuditRecord, AuditStatus, Store, StoredEvent
+from server.stores.store import AuditRecord, AuditStatus, Store, StoredEvent
 
 if TYPE_CHECKING:
-    from server.runner import WorkerReport
-    from server.scheduler import Audit
+    from server.streaming.runner import WorkerReport
+    from server.streaming.scheduler import Audit
 
 MAX_REASONS: Final = 16
 MAX_REASON_LENGTH: Final = 60

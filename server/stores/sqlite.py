@@ -37,7 +37,7 @@ from typing import Any, Final, TypeVar
 
 from protocol.events import TERMINAL_TYPES
 from server.errors import ServerError
-from server.store import FINISHED, AuditRecord, AuditStatus, StoredEvent
+from server.stores.store import FINISHED, AuditRecord, AuditStatus, StoredEvent
 
 SCHEMA_VERSION: Final = 1
 _COLUMNS: Final = tuple(f.name for f in fields(AuditRecord))  # the order of SELECT results
@@ -45,7 +45,7 @@ _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM audits"
 _RECORD_FIELDS: Final = frozenset(_COLUMNS)
 _T = TypeVar("_T")
 
-logger = logging.getLogger("server.store")
+logger = logging.getLogger("server.stores.store")
 
 _SCHEMA: Final = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);

@@ -15,8 +15,8 @@ read while the previous chunk is still being handed on, and the sink never block
     stderr  text, logged (bounded) and kept as a short tail for crash messages
 
 The `Sequencer` accepts each worker `seq` once, whichever channel brings it first, and holds
-early arrivals in a bounded reorder buffer. Process supervision lives in `server.runner`; the
-benchmarks drive an `Intake` directly with a synthetic emitter.
+early arrivals in a bounded reorder buffer. Process supervision lives in
+`server.streaming.runner`; the benchmarks drive an `Intake` directly with a synthetic emitter.
 """
 
 from __future__ import annotations

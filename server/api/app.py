@@ -10,21 +10,22 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from server.auth import auth_middleware
+from server.api.auth import auth_middleware
+from server.api.cors import cors_headers, cors_middleware
+from server.api.routes import add_routes
+from server.api.state import CONFIG, METRICS, SCHEDULER, STORE, SUBSCRIBERS
 from server.config import ServerConfig
-from server.cors import cors_headers, cors_middleware
 from server.errors import ApiError
-from server.metrics import CONTENT_TYPE, MeteredStore, Metrics, MetricsHooks
-from server.recovery import recover_interrupted
-from server.retention import retention_task
-from server.routes import add_routes
-from server.scheduler import AuditHooks, Scheduler
-from server.sqlitestore import SQLiteStore
-from server.sse import Subscribers
-from server.state import CONFIG, METRICS, SCHEDULER, STORE, SUBSCRIBERS
-from server.store import MemoryStore, Store
+from server.operations.metrics import CONTENT_TYPE, MeteredStore, Metrics, MetricsHooks
+from server.operations.recovery import recover_interrupted
+from server.operations.retention import retention_task
+from server.stores.memory import MemoryStore
+from server.stores.sqlite import SQLiteStore
+from server.stores.store import Store
+from server.streaming.scheduler import AuditHooks, Scheduler
+from server.streaming.sse import Subscribers
 
-logger: Final = logging.getLogger("server.app")
+logger: Final = logging.getLogger("server.api.app")
 STATIC_DIR: Final = Path(__file__).parent / "static"
 # The page loads nothing from elsewhere; screenshots arrive inline as data: URLs.
 PAGE_HEADERS: Final = {

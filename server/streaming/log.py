@@ -1,6 +1,6 @@
 """The event log of one audit: append-only, position = SSE id, each event encoded to SSE once.
 
-Subscribers are cursors into the log (server/sse.py): they read the encoded bytes after
+Subscribers are cursors into the log (server/streaming/sse.py): they read the encoded bytes after
 their position and wait for the log to grow. The log never waits for them, so a slow
 reader only falls behind on its own cursor. Every entry is also handed to the `Store`
 as it is appended (the exact JSON text of the SSE `data:` line), so a finished audit can
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from protocol.events import Event
 from protocol.jsonlines import to_json
 from protocol.sse import encode_message
-from server.store import Store, StoredEvent
+from server.stores.store import Store, StoredEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,15 @@ from typing import Any, Final, get_args
 
 from aiohttp import web
 
+from server.api.guard import check_target
+from server.api.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
+from server.api.validation import parse_audit_request
 from server.config import ServerConfig
 from server.errors import ApiError, NotFound
-from server.guard import check_target
-from server.log import AuditLog
-from server.scheduler import Audit, Scheduler
-from server.sse import check_cursor, last_event_id, stream_log
-from server.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
-from server.store import FINISHED, AuditRecord, AuditStatus
-from server.validation import parse_audit_request
+from server.stores.store import FINISHED, AuditRecord, AuditStatus
+from server.streaming.log import AuditLog
+from server.streaming.scheduler import Audit, Scheduler
+from server.streaming.sse import check_cursor, last_event_id, stream_log
 
 # secrets.token_urlsafe(16): 22 characters of the URL-safe base64 alphabet.
 AUDIT_ID: Final = re.compile(r"[A-Za-z0-9_-]{22}")

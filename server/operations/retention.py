@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Final
 
-from server.sqlitestore import SQLiteStore
+from server.stores.sqlite import SQLiteStore
 
-logger: Final = logging.getLogger("server.retention")
+logger: Final = logging.getLogger("server.operations.retention")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,10 @@ from typing import Final
 from aiohttp import web
 
 from server.config import ServerConfig
-from server.metrics import Metrics
-from server.scheduler import Scheduler
-from server.sse import Subscribers
-from server.store import Store
+from server.operations.metrics import Metrics
+from server.stores.store import Store
+from server.streaming.scheduler import Scheduler
+from server.streaming.sse import Subscribers
 
 CONFIG: Final = web.AppKey("config", ServerConfig)
 STORE: Final = web.AppKey("store", Store)
