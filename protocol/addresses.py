@@ -45,13 +45,13 @@ IPV4_REGISTRY: Final = (
     _row("0.0.0.0/8", '"this network"', False),
     _row("0.0.0.0/32", '"this host on this network"', False),
     _row("10.0.0.0/8", "private-use", False),
-    _row("100.64.0.0/10", "shared address space (CGNAT)", False),
+    _row("100.64.0.0/10", "shared (CGNAT)", False),
     _row("127.0.0.0/8", "loopback", False),
     _row("169.254.0.0/16", "link-local", False),
     _row("172.16.0.0/12", "private-use", False),
     _row("192.0.0.0/24", "IETF protocol assignments", False),
     _row("192.0.0.0/29", "IPv4 service continuity prefix", False),
-    _row("192.0.0.8/32", "IPv4 dummy address", False),
+    _row("192.0.0.8/32", "IPv4 dummy", False),
     _row("192.0.0.9/32", "port control protocol anycast", True),
     _row("192.0.0.10/32", "TURN anycast", True),
     _row("192.0.0.170/32", "NAT64/DNS64 discovery", False),
@@ -123,7 +123,8 @@ def why_not_public(address: IPAddress) -> str | None:
     """None when `address` may be fetched; otherwise why not, in words a user understands."""
     row = special_purpose(address)
     if row is not None and not row.reachable:
-        return f"it is in {row.network} ({row.name}), which is not globally reachable"
+        article = "an" if row.name[0].lower() in "aeiou" else "a"
+        return f"it is {article} {row.name} address ({row.network}), not globally reachable"
     if isinstance(address, ipaddress.IPv4Address):
         if address in IPV4_MULTICAST:
             return f"it is a multicast address ({IPV4_MULTICAST})"

@@ -80,14 +80,14 @@ def test_every_registry_row_has_an_address_in_the_list() -> None:
 @pytest.mark.parametrize(
     ("address", "reason"),
     [
-        ("192.0.0.8", "192.0.0.8/32 (IPv4 dummy address)"),
-        ("192.0.0.100", "192.0.0.0/24 (IETF protocol assignments)"),
-        ("3fff::1", "3fff::/20 (documentation)"),
+        ("192.0.0.8", "an IPv4 dummy address (192.0.0.8/32)"),
+        ("192.0.0.100", "an IETF protocol assignments address (192.0.0.0/24)"),
+        ("3fff::1", "a documentation address (3fff::/20)"),
         ("224.0.0.1", "multicast"),
         ("ff02::1", "multicast"),
         ("fec0::1", "outside the global unicast space"),
         ("4000::1", "outside the global unicast space"),
-        ("64:ff9b::7f00:1", "translates to 127.0.0.1, and it is in 127.0.0.0/8 (loopback)"),
+        ("64:ff9b::7f00:1", "translates to 127.0.0.1, and it is a loopback address (127.0.0.0/8)"),
     ],
 )
 def test_refusals_name_the_row_that_decided(address: str, reason: str) -> None:
