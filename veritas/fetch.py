@@ -114,7 +114,7 @@ class Fetcher:
         self.resolver = resolver or GuardedResolver(allow_private, connect_to=connect_to)
         self._session: aiohttp.ClientSession | None = None
         # With a cafile the system's authorities are not loaded: only the given ones count.
-        self._verified = ssl.create_default_context(cafile=None if ca_file is None else ca_file)
+        self._verified = ssl.create_default_context(cafile=ca_file)
         self._insecure = ssl.create_default_context()
         self._insecure.check_hostname = False
         self._insecure.verify_mode = ssl.CERT_NONE
