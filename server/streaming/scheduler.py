@@ -28,6 +28,7 @@ from server.api.validation import AuditRequest
 from server.config import ServerConfig
 from server.errors import ApiError, QueueFull
 from server.operations.logs import audit_context
+from server.stores.screenshots import ScreenshotStore
 from server.stores.store import AuditRecord, Store
 from server.streaming.log import AuditLog
 from server.streaming.runner import (
@@ -94,8 +95,9 @@ class Audit:
 class AuditSink:
     """What the runner appends to: the log, with the terminal event held for `finish`."""
 
-    def __init__(self, audit: Audit) -> None:
+    def __init__(self, audit: Audit, screenshots: ScreenshotStore | None = None) -> None:
         self.audit = audit
+        self.screenshots = screenshots  # takes the images out: the log keeps a reference
         self.terminal: Event | None = None
         self.result: Mapping[str, Any] | None = None
 
@@ -108,6 +110,8 @@ class AuditSink:
             return
         if event.type == "audit_result":
             self.result = event["result"]
+        elif event.type == "screenshot" and self.screenshots is not None:
+            event = self.screenshots.keep(self.audit.id, event)
         self.audit.log.append(event)
 
 
@@ -120,12 +124,14 @@ class Scheduler:
         hooks: AuditHooks | None = None,
         run: RunWorker = run_worker,
         rng: random.Random | None = None,
+        screenshots: ScreenshotStore | None = None,
     ) -> None:
         self.config = config
         self.runner_config = config.runner
         self.store = store
         self.hooks: AuditHooks = hooks or NoHooks()
         self._run_worker = run
+        self.screenshots = screenshots
         self._rng = rng or random.Random()
         self._live: dict[str, Audit] = {}  # queued or running
         self._finished: OrderedDict[str, Audit] = OrderedDict()  # recent, bounded
@@ -212,7 +218,7 @@ class Scheduler:
             audit.task.add_done_callback(self._tasks.discard)
 
     async def _run(self, audit: Audit) -> None:
-        sink = AuditSink(audit)
+        sink = AuditSink(audit, self.screenshots)
         report: WorkerReport | None = None
         try:
             await self._update(audit, status="running", started_at=time.time())
