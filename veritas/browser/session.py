@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Page as Tab
 
 PING_TIMEOUT: Final = 3.0  # seconds a browser that missed a page deadline gets to answer
-CLOSE_TIMEOUT: Final = 3.0
+CLOSE_TIMEOUT: Final = 1.0  # a browser that cannot close in a second is killed
 
 AddFinding = Callable[[Finding], None]
 
@@ -179,6 +179,8 @@ class DeepSession:
             session = await asyncio.wait_for(browser.new_browser_cdp_session(), PING_TIMEOUT)
             await asyncio.wait_for(session.send("Browser.getVersion"), PING_TIMEOUT)
         except (TimeoutError, Exception) as ping:
+            if chromium is not None:
+                chromium.kill()  # nothing more will come from it; closing politely would wait
             raise BrowserCrashed(f"the browser stopped answering while rendering {url}") from ping
 
     async def _context(self, browser: Browser) -> BrowserContext:

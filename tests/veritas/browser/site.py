@@ -12,6 +12,7 @@
 /redirect?to=U   one 302 to U
 /secret/...      what /private aims at: a hit here means the guard failed
 /trap?signal=S   sends signal S (STOP, KILL) to the browser of the auditor `trap_pid` names
+?next=PATH       on any page: one more same-site link, to PATH
 
 The HTML of every page is the same plain shell; only its script differs. `hits` records
 every path requested, in order.
@@ -20,6 +21,7 @@ every path requested, in order.
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import signal
 import threading
@@ -39,7 +41,7 @@ SHELL: Final = """<!doctype html>
 <div id="offer"></div>
 <form action="/basket" method="post"><div id="extras"></div>
 <button type="submit">Add to basket</button></form>
-<a href="/clean">home</a>
+<a href="/clean">home</a>{next}
 </body></html>
 """
 
@@ -166,9 +168,10 @@ def make_app(state: SiteState) -> web.Application:
         return await handler(request)  # type: ignore[operator, no-any-return]
 
     async def page(request: web.Request) -> web.Response:
-        return web.Response(
-            text=SHELL.format(name=request.match_info["name"]), content_type="text/html"
-        )
+        target = request.query.get("next")
+        link = f'\n<a href="{html.escape(target)}">next</a>' if target else ""
+        text = SHELL.format(name=request.match_info["name"], next=link)
+        return web.Response(text=text, content_type="text/html")
 
     async def script(request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -190,7 +193,7 @@ def make_app(state: SiteState) -> web.Application:
         for pid in browsers_of(state.trap_pid):
             os.kill(pid, sig)
             state.trapped.append(pid)
-        return web.Response(text=SHELL.format(name="clean"), content_type="text/html")
+        return web.Response(text=SHELL.format(name="clean", next=""), content_type="text/html")
 
     app = web.Application(middlewares=[record])
     app.router.add_get("/static/pixel.gif", pixel)
