@@ -41,6 +41,7 @@ from server.streaming.runner import (
 
 logger: Final = logging.getLogger("server.streaming.scheduler")
 
+BROWSER_TIER: Final = "deep_forensic"  # the tier whose audits drive a browser
 RunWorker = Callable[[WorkerJob, Any, RunnerConfig], Coroutine[Any, Any, WorkerReport]]
 
 
@@ -138,6 +139,7 @@ class Scheduler:
         self._queue: deque[Audit] = deque()
         self._reserved = 0  # submissions between the capacity check and the queue
         self._running = 0
+        self._browsers = 0  # running deep audits, each with its browser
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -209,13 +211,26 @@ class Scheduler:
     # -- running --------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        while self._queue and self._running < self.config.max_workers and not self._closing:
-            audit = self._queue.popleft()
+        while self._running < self.config.max_workers and not self._closing:
+            audit = self._next_startable()
+            if audit is None:
+                return
             self._running += 1
+            self._browsers += audit.record.tier == BROWSER_TIER
             with audit_context(audit.id):  # the task's log records carry the audit id
                 audit.task = asyncio.create_task(self._run(audit), name=f"audit {audit.id}")
             self._tasks.add(audit.task)
             audit.task.add_done_callback(self._tasks.discard)
+
+    def _next_startable(self) -> Audit | None:
+        """The oldest queued audit that can start: a deep one only with a browser slot free,
+        so quick audits pass deep ones waiting for a browser instead of queueing behind them."""
+        browser_free = self._browsers < self.config.max_browsers
+        for audit in self._queue:
+            if browser_free or audit.record.tier != BROWSER_TIER:
+                self._queue.remove(audit)
+                return audit
+        return None
 
     async def _run(self, audit: Audit) -> None:
         sink = AuditSink(audit, self.screenshots)
@@ -226,6 +241,7 @@ class Scheduler:
             report = await self._supervise(audit, sink)
         finally:
             self._running -= 1
+            self._browsers -= audit.record.tier == BROWSER_TIER
             await self._finish(audit, sink, report, "cancelled")
             self._pump()
 
