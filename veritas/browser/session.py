@@ -206,55 +206,59 @@ class DeepSession:
     async def _capture(
         self, browser: Browser, raw: Page, number: int, summary: dict[str, Any]
     ) -> None:
-        url = raw.final_url
-        context, tab, loaded = await self._open(browser, url)
+        """One page in a fresh context; then, for a moving countdown, a second fresh visit
+        (the first context is closed by then: one page in memory at a time)."""
+        context, tab, loaded = await self._open(browser, raw.final_url)
+        summary["load_seconds"] = round(loaded, 3)
         try:
-            summary["load_seconds"] = round(loaded, 3)
-            first = await _timers(tab)
-            cookies = [str(c.get("name")) for c in await context.cookies()]
-            banner = await tab.evaluate(READ_CONSENT)
-            await self._shoot(
-                lambda q: tab.screenshot(type="jpeg", quality=q), f"page {number}", url
-            )
-            second = []
-            if first:
-                await asyncio.sleep(self.settings.timer_interval)
-                second = await _timers(tab)
-            texts = [str(t) for t in await tab.evaluate(ADDED_TEXTS)]
-            summary.update(
-                timers=[r.text for r in first], added_texts=len(texts), banner=banner is not None
-            )
-            for finding in activity_findings(texts, url):
-                self._add(finding)
-            consent = [f for f in consent_findings(banner, cookies, url) if self._add(f)]
-            if consent and banner is not None:
-                await self._shoot_element(tab, banner["path"], "consent banner", url)
-            await self._evergreen(browser, tab, moving(first, second), url)
-            await tab.evaluate(SYNC_FORM_STATE)
-            html = await tab.content()
-            page = rendered_page(raw, html, self.settings.max_html_bytes)
-            for finding in rendered_findings(page, self.seen):
-                self._emit_finding(finding)
+            pairs = await self._read(context, tab, raw, number, summary)
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(context.close(), CLOSE_TIMEOUT)
+            await _close(context)
+        await self._evergreen(browser, pairs, raw.final_url)
+
+    async def _read(
+        self, context: BrowserContext, tab: Tab, raw: Page, number: int, summary: dict[str, Any]
+    ) -> list[tuple[Reading, Reading]]:
+        url = raw.final_url
+        first = await _timers(tab)
+        cookies = [str(c.get("name")) for c in await context.cookies()]
+        banner = await tab.evaluate(READ_CONSENT)
+        await self._shoot(lambda q: tab.screenshot(type="jpeg", quality=q), f"page {number}", url)
+        second = []
+        if first:
+            await asyncio.sleep(self.settings.timer_interval)
+            second = await _timers(tab)
+        texts = [str(t) for t in await tab.evaluate(ADDED_TEXTS)]
+        summary.update(
+            timers=[r.text for r in first], added_texts=len(texts), banner=banner is not None
+        )
+        for finding in activity_findings(texts, url):
+            self._add(finding)
+        consent = [f for f in consent_findings(banner, cookies, url) if self._add(f)]
+        if consent and banner is not None:
+            await self._shoot_element(tab, banner["path"], "consent banner", url)
+        await tab.evaluate(SYNC_FORM_STATE)
+        page = rendered_page(raw, await tab.content(), self.settings.max_html_bytes)
+        for finding in rendered_findings(page, self.seen):
+            self._emit_finding(finding)
+        return moving(first, second)
 
     async def _evergreen(
-        self, browser: Browser, tab: Tab, pairs: list[tuple[Reading, Reading]], url: str
+        self, browser: Browser, pairs: list[tuple[Reading, Reading]], url: str
     ) -> None:
         if not pairs:
             return
-        context, fresh_tab, _ = await self._open(browser, url)
+        context, tab, _ = await self._open(browser, url)
         try:
-            fresh = await _timers(fresh_tab)
+            fresh = await _timers(tab)
+            for pair in pairs:
+                again = fresh_match(pair, fresh)
+                if again is None or not restarted(pair[0], again):
+                    continue
+                if self._add(evergreen_finding(pair, again, url)):
+                    await self._shoot_element(tab, again.path, "countdown timer", url)
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(context.close(), CLOSE_TIMEOUT)
-        for pair in pairs:
-            again = fresh_match(pair, fresh)
-            fake = again is not None and restarted(pair[0], again)
-            if again is not None and fake and self._add(evergreen_finding(pair, again, url)):
-                await self._shoot_element(tab, pair[0].path, "countdown timer", url)
+            await _close(context)
 
     def _add(self, finding: Finding) -> bool:
         if not self.seen.add(finding):
@@ -284,6 +288,11 @@ class DeepSession:
             "screenshot", index=report.screenshots, label=label, url=url, mime=MIME, data=data
         )
         await self.emitter.drain()
+
+
+async def _close(context: BrowserContext) -> None:
+    with contextlib.suppress(Exception):  # a context that cannot close goes with its browser
+        await asyncio.wait_for(context.close(), CLOSE_TIMEOUT)
 
 
 async def _timers(tab: Tab) -> list[Reading]:

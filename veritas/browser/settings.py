@@ -52,7 +52,7 @@ class BrowserSettings:
     max_texts: int = 200  # texts the activity recorder keeps
     max_html_bytes: int = 2 * MIB  # rendered DOM handed to the analysers
     viewport: tuple[int, int] = (1280, 800)
-    settle: float = 0.5  # seconds after `load` for scripts that run on a timer
+    settle: float = 0.3  # seconds after `load` for scripts that run on a timer
     rss_poll: float = 0.25
 
     def chromium_path(self) -> str | None:
