@@ -109,3 +109,60 @@ def test_the_store_refuses_oversized_repeated_and_excess_images() -> None:
     assert "src" in store.keep("a", shot(3, 10)).fields
     assert "src" not in store.keep("a", shot(4, 10)).fields  # third image of the audit
     assert store.dropped == 3
+
+
+# Notes the audit's state when each screenshot is added to the live page (see
+# tests/browser/test_page.py: observers run before the next event is dispatched).
+SHOT_RECORDER = """
+window.__shotStates = [];
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      if (node.nodeType === 1 && node.classList.contains("shot")) {
+        window.__shotStates.push(document.getElementById("audit-state").dataset.state);
+      }
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+IMAGE_LOADED = """() => {
+  const images = Array.from(document.querySelectorAll("figure.shot img"));
+  return images.length > 0 && images.every((i) => i.complete && i.naturalWidth > 0);
+}"""
+
+
+@pytest.mark.browser
+async def test_the_live_page_shows_a_deep_audits_screenshots_as_they_arrive(
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import async_playwright
+
+    from tests.clients.service import run_service
+    from tests.veritas.browser.site import SiteState, serve_site
+    from veritas.browser import BrowserSettings
+
+    executable = BrowserSettings().chromium_path()
+    assert executable is not None, "Chromium is not installed (scripts/install-test-deps.sh)"
+    env = {"VERITAS_BROWSER_SLOT_WAIT": "60", "VERITAS_BROWSER_PAGES": "1"}
+    with serve_site(SiteState()) as port, run_service(tmp_path / "server", env) as service:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                page = await browser.new_page()
+                await page.add_init_script(SHOT_RECORDER)
+                await page.goto(service.base + "/")
+                await page.fill("#url", f"http://127.0.0.1:{port}/consent")
+                await page.select_option("#tier", "deep_forensic")
+                await page.click("#start")
+                await page.wait_for_function(IMAGE_LOADED, timeout=90_000)
+                sources = await page.eval_on_selector_all(
+                    "figure.shot img", "(images) => images.map((i) => i.getAttribute('src'))"
+                )
+                states = await page.evaluate("window.__shotStates")
+            finally:
+                await browser.close()
+    assert sources and all(s.startswith("/audits/") for s in sources)
+    assert "/screenshots/1" in sources[0]
+    assert states[0] == "running"  # shown while the audit was still going
