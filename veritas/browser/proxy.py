@@ -132,7 +132,7 @@ class GuardedProxy:
         """(host, port, the bytes to send upstream first, or None for a tunnel)."""
         if method == "CONNECT":
             host, _, port_text = target.rpartition(":")
-            if not host or not port_text.isdigit():
+            if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
                 raise Denied("CONNECT needs host:port")
             return host.strip("[]"), int(port_text), None
         parts = urlsplit(target)

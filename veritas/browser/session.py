@@ -178,7 +178,7 @@ class DeepSession:
         try:
             session = await asyncio.wait_for(browser.new_browser_cdp_session(), PING_TIMEOUT)
             await asyncio.wait_for(session.send("Browser.getVersion"), PING_TIMEOUT)
-        except (TimeoutError, Exception) as ping:
+        except Exception as ping:  # a timeout or a closed connection alike
             if chromium is not None:
                 chromium.kill()  # nothing more will come from it; closing politely would wait
             raise BrowserCrashed(f"the browser stopped answering while rendering {url}") from ping
