@@ -148,3 +148,16 @@ READ_CONSENT: Final = (
 }
 """
 )
+
+# The viewport area of the element at a CSS path, 16 px of margin, clamped to the viewport;
+# null when the element is gone or empty.
+ELEMENT_BOX: Final = """
+(path) => {
+  const el = document.querySelector(path);
+  if (!el) return null;
+  const r = el.getBoundingClientRect();
+  const x = Math.max(0, r.left - 16), y = Math.max(0, r.top - 16);
+  const w = Math.min(innerWidth, r.right + 16) - x, h = Math.min(innerHeight, r.bottom + 16) - y;
+  return w > 0 && h > 0 ? { x, y, w, h } : null;
+}
+"""

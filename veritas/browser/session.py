@@ -23,7 +23,14 @@ from veritas.browser.activity import activity_findings
 from veritas.browser.consent import consent_findings
 from veritas.browser.errors import BrowserCrashed, BrowserLimit, BrowserUnavailable
 from veritas.browser.launch import Chromium
-from veritas.browser.probes import ADDED_TEXTS, READ_CONSENT, READ_TIMERS, RECORDER, SYNC_FORM_STATE
+from veritas.browser.probes import (
+    ADDED_TEXTS,
+    ELEMENT_BOX,
+    READ_CONSENT,
+    READ_TIMERS,
+    RECORDER,
+    SYNC_FORM_STATE,
+)
 from veritas.browser.proxy import GuardedProxy
 from veritas.browser.rendered import Seen, rendered_findings, rendered_page
 from veritas.browser.settings import BrowserSettings
@@ -36,7 +43,7 @@ from veritas.page import Page
 from veritas.resolver import GuardedResolver
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext
+    from playwright.async_api import Browser, BrowserContext, FloatRect
     from playwright.async_api import Page as Tab
 
 PING_TIMEOUT: Final = 3.0  # seconds a browser that missed a page deadline gets to answer
@@ -235,12 +242,12 @@ class DeepSession:
         for finding in activity_findings(texts, url):
             self._add(finding)
         consent = [f for f in consent_findings(banner, cookies, url) if self._add(f)]
-        if consent and banner is not None:
-            await self._shoot_element(tab, banner["path"], "consent banner", url)
         await tab.evaluate(SYNC_FORM_STATE)
         page = rendered_page(raw, await tab.content(), self.settings.max_html_bytes)
         for finding in rendered_findings(page, self.seen):
             self._emit_finding(finding)
+        if consent and banner is not None:  # last: every finding of the page is out by now
+            await self._shoot_element(tab, banner["path"], "consent banner", url)
         return moving(first, second)
 
     async def _evergreen(
@@ -271,9 +278,14 @@ class DeepSession:
         self._add_finding(finding)
 
     async def _shoot_element(self, tab: Tab, path: str, label: str, url: str) -> None:
-        element = tab.locator(f"css={path}").first
-        with contextlib.suppress(Exception):  # a detail picture is a bonus, never a failure
-            await self._shoot(lambda q: element.screenshot(type="jpeg", quality=q), label, url)
+        """The element's area of the viewport, with a margin. A clip of the page, not an
+        element screenshot: a countdown re-rendered every second is replaced under any
+        handle to it, and an element screenshot would wait for it to hold still."""
+        box = await tab.evaluate(ELEMENT_BOX, path)
+        if box is None:
+            return
+        clip: FloatRect = {"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}
+        await self._shoot(lambda q: tab.screenshot(type="jpeg", quality=q, clip=clip), label, url)
 
     async def _shoot(self, shoot: Callable[[int], Any], label: str, url: str) -> None:
         data = await bounded_jpeg(shoot, self.settings.screenshot_max_bytes)
