@@ -361,7 +361,6 @@ function addScreenshot(d, position) {
   figure.dataset.eventId = String(position);
   const img = el("img");
   img.alt = `Screenshot: ${d.label}`;
-  img.loading = "lazy";
   if (inline) img.src = `data:${d.mime};base64,${inline}`;
   else if (!token) img.src = src;
   else loadWithToken(img, src); // an <img> cannot send the Authorization header
