@@ -9,6 +9,7 @@ invalid target in `init`, and an entry page that cannot be fetched in `scout`.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,7 @@ class PhaseSpec:
     message: str  # what phase_start says the phase is about to do
     start: float  # pct at phase_start
     end: float  # pct at phase_complete
+    wire: str = ""  # the protocol's phase name when it differs from the key
 
 
 PHASE_SPECS: Final = {
@@ -49,6 +51,10 @@ PHASE_SPECS: Final = {
     "scout": PhaseSpec("Scouting pages", "fetching the entry page and same-site links", 5, 45),
     "security": PhaseSpec("Security checks", "running the security modules", 45, 65),
     "content": PhaseSpec("Content analysis", "reading pages for dark patterns", 65, 80),
+    # deep_forensic only: the pages as a browser renders them (reported as content)
+    "render": PhaseSpec(
+        "Rendered pages", "rendering pages in a headless browser", 80, 80, "content"
+    ),
     "intel": PhaseSpec("Intelligence", "gathering domain, certificate and link facts", 80, 90),
     "judge": PhaseSpec("Verdict", "weighing the evidence", 90, 100),
 }
@@ -98,6 +104,8 @@ class Orchestrator:
                 ("content", self._content),
                 ("intel", self._intel),
             ]
+            if self.config.tier == "deep_forensic":
+                phases.insert(4, ("render", lambda: self._render(fetcher)))
             try:
                 for name, phase in phases:
                     await self._phase(name, phase)
@@ -120,7 +128,7 @@ class Orchestrator:
 
     async def _phase(self, name: str, body: Callable[[], Awaitable[Summary]]) -> None:
         spec = PHASE_SPECS[name]
-        common = {"phase": name, "label": spec.label}
+        common = {"phase": spec.wire or name, "label": spec.label}
         self.emitter.emit("phase_start", **common, message=spec.message, pct=spec.start)
         await self.emitter.drain()
         try:
@@ -140,7 +148,12 @@ class Orchestrator:
     def _phase_error(self, name: str, spec: PhaseSpec, error: str) -> None:
         self.state.errors.append(f"{name}: {error}")
         self.emitter.emit(
-            "phase_error", phase=name, label=spec.label, message=error, pct=spec.end, error=error
+            "phase_error",
+            phase=spec.wire or name,
+            label=spec.label,
+            message=error,
+            pct=spec.end,
+            error=error,
         )
 
     # init ---------------------------------------------------------------------------------
@@ -343,6 +356,26 @@ class Orchestrator:
             "findings": found,
             "site_type": site_type.site_type,
         }
+
+    async def _render(self, fetcher: Fetcher) -> Summary:
+        from veritas.browser import load_settings, render_pages
+
+        deadline = self.started + max(1.0, self.config.budget.time_limit - ANALYSIS_RESERVE)
+        settings = load_settings(os.environ)
+        state = self.state
+
+        def add(finding: Finding) -> None:
+            self._findings([finding])
+
+        return await render_pages(
+            state.pages,
+            resolver=fetcher.resolver,
+            settings=settings,
+            emitter=self.emitter,
+            add_finding=add,
+            known=state.findings,
+            deadline=deadline,
+        )
 
     # intel ---------------------------------------------------------------------------------
 

@@ -13,13 +13,14 @@ from aiohttp.typedefs import Handler, Middleware
 from server.api.auth import auth_middleware
 from server.api.cors import cors_headers, cors_middleware
 from server.api.routes import add_routes
-from server.api.state import CONFIG, METRICS, SCHEDULER, STORE, SUBSCRIBERS
+from server.api.state import CONFIG, METRICS, SCHEDULER, SCREENSHOTS, STORE, SUBSCRIBERS
 from server.config import ServerConfig
 from server.errors import ApiError
 from server.operations.metrics import CONTENT_TYPE, MeteredStore, Metrics, MetricsHooks
 from server.operations.recovery import recover_interrupted
 from server.operations.retention import retention_task
 from server.stores.memory import MemoryStore
+from server.stores.screenshots import ScreenshotStore
 from server.stores.sqlite import SQLiteStore
 from server.stores.store import Store
 from server.streaming.scheduler import AuditHooks, Scheduler
@@ -49,6 +50,7 @@ def create_app(
     metrics = Metrics()
     app[CONFIG] = config
     app[METRICS] = metrics
+    app[SCREENSHOTS] = ScreenshotStore()
     app[SUBSCRIBERS] = Subscribers(on_delivered=metrics.delivered)
     inner = store if store is not None else make_store(config, metrics)
     app[STORE] = MeteredStore(inner, metrics)
@@ -163,7 +165,7 @@ def scheduler_context(
     hooks: AuditHooks | None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        scheduler = Scheduler(app[CONFIG], app[STORE], hooks=hooks)
+        scheduler = Scheduler(app[CONFIG], app[STORE], hooks=hooks, screenshots=app[SCREENSHOTS])
         app[SCHEDULER] = scheduler
         yield
         await scheduler.close()

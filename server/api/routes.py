@@ -8,6 +8,7 @@ from typing import Any, Final, get_args
 from aiohttp import web
 
 from server.api.guard import check_target
+from server.api.screenshots import get_screenshot
 from server.api.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
 from server.api.validation import parse_audit_request
 from server.config import ServerConfig
@@ -186,4 +187,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete("/audits/{id}", delete_audit)
     # HEAD would open a stream that sends nothing and lasts as long as the audit.
     app.router.add_get("/audits/{id}/events", audit_events, allow_head=False)
+    app.router.add_get("/audits/{id}/screenshots/{n}", get_screenshot)
     app.router.add_get("/healthz", healthz)
