@@ -255,11 +255,15 @@ class Fetcher:
     ) -> Response:
         try:
             try:
-                return await self._attempt(url, request, deadline, None, method, headers)
+                return await self._attempt(
+                    url, request, deadline, None, method=method, extra=headers
+                )
             except aiohttp.ClientConnectorCertificateError as exc:
                 # Fetch again without verification, only to read the certificate and say why.
                 error = str(exc.certificate_error)
-                return await self._attempt(url, request, deadline, error, method, headers)
+                return await self._attempt(
+                    url, request, deadline, error, method=method, extra=headers
+                )
         except (aiohttp.ClientError, OSError, TargetRefused, ValueError) as exc:
             raise _translate(url, exc, self.limits) from exc
 
@@ -269,6 +273,7 @@ class Fetcher:
         request: URL,
         deadline: float,
         verify_error: str | None,
+        *,
         method: str = "GET",
         extra: dict[str, str] | None = None,
     ) -> Response:
