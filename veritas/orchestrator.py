@@ -86,19 +86,22 @@ class Orchestrator:
     async def run(self) -> dict[str, Any] | None:
         """Run every phase; the `audit_result` map, or None when the audit failed."""
         async with Fetcher(self.config.limits, self.config.allow_private) as fetcher:
-            phases: list[tuple[str, Callable[[], Awaitable[Summary]]]] = [
-                ("init", lambda: self._init(fetcher)),
-                ("scout", lambda: self._scout(fetcher)),
-                ("security", self._security),
-                ("content", self._content),
-                ("intel", self._intel),
-            ]
             try:
-                for name, phase in phases:
-                    await self._phase(name, phase)
+                await self._phase("init", lambda: self._init(fetcher))
+                await self._phase("scout", lambda: self._scout(fetcher))
             except AuditFailed as exc:
                 self.emitter.log("orchestrator", "error", f"audit failed: {exc}")
                 return None
+        return await self.analyse()
+
+    async def analyse(self) -> dict[str, Any] | None:
+        """The phases after the scout, on the pages in `state`; `veritas.eval` calls it too."""
+        for name, phase in (
+            ("security", self._security),
+            ("content", self._content),
+            ("intel", self._intel),
+        ):
+            await self._phase(name, phase)
         result: dict[str, Any] | None = None
 
         async def verdict() -> Summary:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from veritas.analysis import html
 from veritas.analysis.model import LinearModel, load
@@ -236,3 +237,22 @@ def _countdown_scripts(doc: html.Document) -> Iterator[Finding]:
                       0.8 if fake else 0.6, f"Urgency: a countdown timer driven by inline script "
                       f"{number}{' that resets per visitor' if fake else ''}.",
                       _PLAIN["Urgency"], evidence, doc.url)  # fmt: skip
+
+
+def training_record(digest: str) -> dict[str, Any] | None:
+    """What training stored about a file the model was fitted on, by its sha256; None if unseen."""
+    try:
+        data = load(MODEL_FILE)
+    except FileNotFoundError:
+        return None
+    record: dict[str, Any] | None = data.get("trained_on", {}).get(digest)
+    return record
+
+
+def trained_pages() -> frozenset[str]:
+    """sha256 of every saved page whose blocks served as training negatives."""
+    try:
+        data = load(MODEL_FILE)
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(data.get("trained_pages", ()))
