@@ -37,6 +37,18 @@ from veritas.analysis.urls import UrlVerdict, analyse_url
 from veritas.finding import Finding, Severity
 from veritas.page import Page, Site
 
+# URL signs that belong to the host, not to one address on it.
+HOST_SIGNS = frozenset(
+    {
+        "punycode",
+        "mixed_scripts",
+        "lookalike_brand",
+        "brand_in_unofficial_domain",
+        "many_subdomains",
+        "risky_tld",
+        "odd_port",
+    }
+)
 # Distinct links to its own site above which a page is part of a site, not a lone kit page.
 EMBEDDED_LINKS = 10
 # Characters of visible text read for claims and threats on a stand-alone page.
@@ -135,13 +147,17 @@ def _url_findings(verdict: UrlVerdict, asks_credentials: bool) -> Iterator[Findi
             verdict.url,
         )
     for sign in serious if not verdict.phishing else []:
+        if sign.kind == "ip_host":
+            continue  # the intel phase reports a bare address once for the whole site
+        # A sign of the host is one finding per site, whatever page showed it.
+        evidence = host_of(verdict.url) if sign.kind in HOST_SIGNS else verdict.url
         yield _f(
             f"url_{sign.kind}",
             "low",
             0.6,
             f"URL sign: {sign.detail}.",
             "Something about this web address is unusual.",
-            verdict.url,
+            evidence,
             verdict.url,
         )
 
