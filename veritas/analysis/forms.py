@@ -61,10 +61,15 @@ def sister_domains(page: Page, doc: html.Document) -> frozenset[str]:
     that can read every field anyway), so a login posting there sends nothing to a stranger:
     heraldsun.com.au loading news.com.au's scripts and posting its login to idp.news.com.au.
     """
+    active = {registrable_domain(host_of(r.url)) for r in doc.resources if r.active}
+    return certified_domains(page) | (active - {""})
+
+
+def certified_domains(page: Page) -> frozenset[str]:
+    """The page's own registrable domain and every one its certificate names."""
     domain = registrable_domain(host_of(page.final_url))
     named = {registrable_domain(n.removeprefix("*.")) for n in page.tls.san} if page.tls else set()
-    active = {registrable_domain(host_of(r.url)) for r in doc.resources if r.active}
-    return frozenset((named | active | {domain}) - {""})
+    return frozenset((named | {domain}) - {""})
 
 
 def form_validation(site: Site) -> ModuleResult:

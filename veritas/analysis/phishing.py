@@ -30,7 +30,7 @@ from veritas.analysis import html
 from veritas.analysis.brands import Brand, brand_list
 from veritas.analysis.confusables import fold
 from veritas.analysis.domain import host_of, registrable_domain, split_host
-from veritas.analysis.forms import carries, sister_domains
+from veritas.analysis.forms import carries, certified_domains, sister_domains
 from veritas.analysis.lexicon import THREAT_WORDS
 from veritas.analysis.result import ModuleResult, score_from
 from veritas.analysis.urls import UrlVerdict, analyse_url
@@ -74,7 +74,8 @@ class PageView:
     login_forms: tuple[html.Form, ...]  # forms that carry a password or a card
     asks_credentials: bool  # a login form, or a visible password field outside any form
     standalone: bool  # not woven into a site of its own pages
-    sisters: frozenset[str]  # registrable domains the page already trusts as its own
+    sisters: frozenset[str]  # registrable domains the page already trusts with its fields
+    certified: frozenset[str]  # its own domain and those its certificate names
 
     @property
     def url(self) -> str:
@@ -94,6 +95,7 @@ def view(page: Page) -> PageView:
         asks_credentials=bool(login) or loose,
         standalone=own_links(doc, domain) < EMBEDDED_LINKS,
         sisters=sister_domains(page, doc),
+        certified=certified_domains(page),
     )
 
 
@@ -193,13 +195,28 @@ def _claim_places(v: PageView) -> Iterator[tuple[str, str]]:
 
 
 def names_host(v: PageView) -> bool:
-    """Whether the page names the site it is served from (its domain's own label)."""
-    label = fold(split_host(v.domain)[1].replace("-", ""))
-    if len(label) < 3:
+    """Whether the page names the site it is served from: its domain's own label, or a
+    subdomain that is a name (bakery.example-host.com), not a word every login has."""
+    sub, label, _ = split_host(host_of(v.url))
+    names = [fold(n.replace("-", "")) for n in [label, *sub.split(".")]]
+    names = [n for n in names if n not in _GENERIC_LABELS]
+    if any(len(n) < 3 for n in names[:1]):
         return True  # too short to tell; never call such a page anonymous
     doc = v.doc
     words = " ".join([doc.title, doc.copyright, *doc.meta.values(), doc.text[:STANDALONE_TEXT]])
-    return label in fold("".join(c for c in words if c.isalnum()))
+    squashed = fold("".join(c for c in words if c.isalnum()))
+    return any(len(n) >= 3 and n in squashed for n in names)
+
+
+# Subdomain words that name no one: a page saying "login" does not name login.example.com.
+_GENERIC_LABELS = frozenset(
+    fold(w)
+    for w in (
+        "www", "login", "signin", "secure", "account", "accounts", "auth", "mail", "webmail",
+        "web", "app", "portal", "my", "online", "m", "mobile", "id", "sso", "support", "help",
+        "service", "verify", "update", "home",
+    )
+)  # fmt: skip
 
 
 def page_findings(v: PageView) -> list[Finding]:
@@ -217,7 +234,9 @@ def page_findings(v: PageView) -> list[Finding]:
 
 
 def _own(brand: Brand, v: PageView) -> bool:
-    return any(brand.owns(d) for d in v.sisters)
+    """Whether the page is the brand's by its address or certificate; a kit that hot-links
+    the brand's scripts runs the brand's code but is not the brand."""
+    return any(brand.owns(d) for d in v.certified)
 
 
 def _impersonation(v: PageView, brand: Brand, where: str) -> list[Finding]:
@@ -319,7 +338,7 @@ def _offsite_assets(v: PageView) -> list[Finding]:
     assets = [*v.doc.icons, *(logo.src for logo in v.doc.logos)]
     for asset in dict.fromkeys(assets):
         owner = registrable_domain(host_of(asset))
-        if not owner or owner in v.sisters:
+        if not owner or owner in v.certified:
             continue
         brand = brands.owner_of(owner)
         if brand is None or _own(brand, v):
