@@ -174,11 +174,18 @@ def claims(v: PageView) -> dict[Brand, str]:
     for where, text in _claim_places(v):
         for brand in brands.find(text):
             found.setdefault(brand, where)
-    assets = [*v.doc.icons, *(logo.src for logo in v.doc.logos)]
-    names = [urlsplit(a).path.rsplit("/", 1)[-1] for a in assets if not a.startswith("data:")]
+    if not v.standalone:
+        return found  # an article's pictures may well be a brand's logo
+    names = [urlsplit(a).path.rsplit("/", 1)[-1] for a in _assets(v) if not a.startswith("data:")]
     for brand in brands.in_names(names):
         found.setdefault(brand, "logo or icon file name")
     return found
+
+
+def _assets(v: PageView) -> list[str]:
+    """The page's icons, and on a stand-alone page its logos (an article shows others')."""
+    logos = [logo.src for logo in v.doc.logos] if v.standalone else []
+    return list(dict.fromkeys([*v.doc.icons, *logos]))
 
 
 def _claim_places(v: PageView) -> Iterator[tuple[str, str]]:
@@ -335,8 +342,7 @@ def _posts_elsewhere(v: PageView) -> list[Finding]:
 def _offsite_assets(v: PageView) -> list[Finding]:
     found = []
     brands = brand_list()
-    assets = [*v.doc.icons, *(logo.src for logo in v.doc.logos)]
-    for asset in dict.fromkeys(assets):
+    for asset in _assets(v):
         owner = registrable_domain(host_of(asset))
         if not owner or owner in v.certified:
             continue

@@ -167,3 +167,14 @@ def test_login_posting_to_an_unrelated_domain_is_flagged() -> None:
     site = Site((page("https://www.dailyherald-example.co.uk/", kit("Daily Herald", "", form)),))
     assert "credentials_to_other_domain" in {f.pattern_type for f in form_validation(site).findings}
     assert "login_posts_elsewhere" in kinds(site)
+
+
+def test_article_showing_a_brand_logo_next_to_its_own_login_box_is_not_phishing() -> None:
+    logo = '<img src="https://www.paypalobjects.com/paypal-logo.png" alt="PayPal logo">'
+    story = f"<p>PayPal changes its fees.</p>{logo}"
+    login = '<form action="/login" method="post"><input name="u"><input type="password" name="p">'
+    login += "<button>Log in</button></form>"
+    site = Site(
+        (page("https://news.example/2025/05/fees", article("PayPal fees", story * 3, login)),)
+    )
+    assert kinds(site) & {"brand_impersonation", "offsite_brand_asset", "phishing_verdict"} == set()
