@@ -38,6 +38,7 @@ class Brand:
     domains: tuple[str, ...]
     names: tuple[str, ...]  # the name and its aliases, as written in brands.json
     common_word: bool = False
+    self_hosted: bool = False  # software sites run under their own names (WordPress)
 
     def owns(self, domain: str) -> bool:
         """Whether a registrable domain is the brand's own, ccTLD variants of its labels too."""
@@ -65,6 +66,13 @@ class BrandList:
 
     def owner_of(self, domain: str) -> Brand | None:
         return self.by_domain.get(domain)
+
+    def is_name(self, word: str) -> bool:
+        """Whether one word (a host label) is a brand's name: "paypal" in paypal.example.top."""
+        folded = fold(word)
+        return folded in self.by_joined and any(
+            not a.strict or len(folded) > _SHORT for a in self.by_joined[folded]
+        )
 
     def find(self, text: str) -> list[Brand]:
         """Brands named in text, in order of first mention, each once."""
@@ -129,6 +137,7 @@ def brand_list() -> BrandList:
             domains=tuple(b["domains"]),
             names=(b["name"], *b.get("aliases", ())),
             common_word=bool(b.get("common_word", False)),
+            self_hosted=bool(b.get("self_hosted", False)),
         )
         for b in raw["brands"]
     )

@@ -205,10 +205,13 @@ def names_host(v: PageView) -> bool:
     """Whether the page names the site it is served from: its domain's own label, or a
     subdomain that is a name (bakery.example-host.com), not a word every login has."""
     sub, label, _ = split_host(host_of(v.url))
-    names = [fold(n.replace("-", "")) for n in [label, *sub.split(".")]]
-    names = [n for n in names if n not in _GENERIC_LABELS]
-    if any(len(n) < 3 for n in names[:1]):
+    if len(label) < 3:
         return True  # too short to tell; never call such a page anonymous
+    brands = brand_list()
+    # A brand's name in a subdomain (paypal.example.top) is the oldest disguise, not a name.
+    subs = [n for n in sub.split(".") if len(n) >= 4 and not brands.is_name(n)]
+    names = [fold(n.replace("-", "")) for n in [label, *subs]]
+    names = [n for n in names if n not in _GENERIC_LABELS]
     doc = v.doc
     words = " ".join([doc.title, doc.copyright, *doc.meta.values(), doc.text[:STANDALONE_TEXT]])
     squashed = fold("".join(c for c in words if c.isalnum()))
@@ -228,7 +231,9 @@ _GENERIC_LABELS = frozenset(
 
 def page_findings(v: PageView) -> list[Finding]:
     found: list[Finding] = []
-    claimed = {b: w for b, w in claims(v).items() if not _own(b, v)}
+    # Software that sites run under their own names (a WordPress or Roundcube login) says
+    # which product asks, not who: such a page is judged like one that names no brand.
+    claimed = {b: w for b, w in claims(v).items() if not _own(b, v) and not b.self_hosted}
     for brand, where in claimed.items():
         found.extend(_impersonation(v, brand, where))
     if v.asks_credentials:

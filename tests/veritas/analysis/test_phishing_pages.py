@@ -178,3 +178,23 @@ def test_article_showing_a_brand_logo_next_to_its_own_login_box_is_not_phishing(
         (page("https://news.example/2025/05/fees", article("PayPal fees", story * 3, login)),)
     )
     assert kinds(site) & {"brand_impersonation", "offsite_brand_asset", "phishing_verdict"} == set()
+
+
+def test_wordpress_login_of_a_blog_is_not_impersonating_wordpress() -> None:
+    body = "<h1>Powered by WordPress</h1><p>Lisa's Garden Notes</p>"
+    title = "Log In &lsaquo; Lisa's Garden Notes &#8212; WordPress"
+    site = Site((page("https://www.lisasgardennotes.co.uk/wp-login.php", kit(title, body)),))
+    assert kinds(site) & {"brand_impersonation", "credential_clone", "phishing_verdict"} == set()
+
+
+def test_webmail_kit_on_a_stranger_host_is_a_clone() -> None:
+    body = "<h1>Roundcube Webmail</h1><p>Your mailbox is almost full. Sign in to upgrade.</p>"
+    site = Site((page("https://www.hillside-garden.co.uk/rc/index.php", kit("Roundcube", body)),))
+    assert {"credential_clone", "phishing_verdict"} <= kinds(site)
+
+
+def test_a_brand_in_the_subdomain_does_not_name_the_site() -> None:
+    body = "<h1>Sign in</h1><p>Enter your password to continue.</p>"
+    url = "https://paypal.account-review.example.top/signin.php"
+    assert "credential_clone" in kinds(Site((page(url, kit("Sign in", body)),)))
+    assert "brand_impersonation" in kinds(Site((page(url, kit("PayPal", body)),)))
