@@ -23,6 +23,7 @@ from veritas.analysis import (
     classify_site,
     gather_intel,
     iter_content,
+    site_content,
 )
 from veritas.config import Config
 from veritas.emitter import Emitter
@@ -331,6 +332,11 @@ class Orchestrator:
                 self.state.errors.append(f"content: {page.final_url}: {exc}")
                 self.emitter.log("content", "error", f"{page.final_url}: analysis failed: {exc}")
             await self.emitter.drain()
+        try:
+            self._findings(site_content(self.state.site))
+        except Exception as exc:  # as for one page: logged, not fatal
+            self.state.errors.append(f"content: across pages: {exc}")
+            self.emitter.log("content", "error", f"analysis across pages failed: {exc}")
         site_type = classify_site(self.state.site)
         self.state.site_type = site_type
         self.emitter.emit(

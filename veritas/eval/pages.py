@@ -8,6 +8,7 @@ parallel worker processes; the figures are computed from their results in the pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections import Counter
@@ -16,10 +17,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from veritas.analysis.darkpatterns import Detector, trained_pages, using
 from veritas.channel import Channel
 from veritas.config import SECURITY_MODULE_NAMES, load_config
 from veritas.emitter import Emitter
 from veritas.eval.corpus import ADDRESS, Entry, served_page
+from veritas.eval.folds import fold_detectors, fold_of, page_group
 from veritas.finding import SEVERITIES
 from veritas.orchestrator import Orchestrator
 from veritas.page import Page
@@ -85,9 +88,19 @@ async def audit(page: Page) -> dict[str, Any] | None:
     return await orchestrator.analyse()
 
 
+def held_out(entry: Entry) -> Detector | None:
+    """The fold detector that never saw this page, when the shipped one was trained on it."""
+    detectors = fold_detectors()
+    if entry.sha256 not in trained_pages() or not detectors:
+        return None
+    return detectors[fold_of(page_group(entry.id))]
+
+
 def outcome(entry: Entry, body: bytes | None = None, planted: tuple[str, ...] = ()) -> Outcome:
     page = served_page(entry.url, entry.body() if body is None else body)
-    result = asyncio.run(audit(page))
+    detector = held_out(entry)
+    with using(detector) if detector is not None else contextlib.nullcontext():
+        result = asyncio.run(audit(page))
     if result is None:
         raise RuntimeError(f"{entry.id}: the auditor produced no result")
     headers = result["security_results"].get("security_headers", {}).get("findings", [])

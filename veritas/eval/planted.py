@@ -17,6 +17,7 @@ from pathlib import Path
 from selectolax.lexbor import LexborHTMLParser
 
 from veritas.eval.corpus import Entry
+from veritas.eval.folds import fold_of, page_group, text_group
 from veritas.eval.pages import Outcome, outcome
 
 _CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w-]+)", re.IGNORECASE)
@@ -26,25 +27,36 @@ _CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w-]+)", re.IGNORECASE)
 class Positive:
     text: str
     category: str
+    group: str  # the page the text was collected from
 
 
 def positives(path: Path) -> list[Positive]:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     return [
-        Positive(" ".join(r["text"].split()), r["Pattern Category"].strip())
+        Positive(
+            " ".join(r["text"].split()), r["Pattern Category"].strip(), text_group(r["page_id"])
+        )
         for r in rows
         if r["label"].strip() == "1" and r["text"].strip()
     ]
 
 
 def assign(
-    shops: Sequence[Entry], texts: Sequence[Positive]
+    shops: Sequence[Entry], texts: Sequence[Positive], folds: int
 ) -> list[tuple[Entry, tuple[str, ...]]]:
-    """Every text to one shop page, round robin, so each page carries a handful."""
+    """Every text to one shop page of its own cross-validation fold, round robin.
+
+    With the text and the page in one fold, the fold detector that saw neither judges them.
+    """
+    by_fold: dict[int, list[int]] = {}
+    for n, shop in enumerate(shops):
+        by_fold.setdefault(fold_of(page_group(shop.id), folds), []).append(n)
+    everyone = list(range(len(shops)))
     buckets: list[list[str]] = [[] for _ in shops]
     for n, positive in enumerate(texts):
-        buckets[n % len(shops)].append(positive.text)
+        pool = by_fold.get(fold_of(positive.group, folds), everyone)
+        buckets[pool[n % len(pool)]].append(positive.text)
     return [(shop, tuple(b)) for shop, b in zip(shops, buckets, strict=True) if b]
 
 
