@@ -15,6 +15,8 @@ Every limit of the process lives here, so that tests and operators change one pl
                                    broken (30)
     VERITAS_CHANNEL_CLOSE_TIMEOUT  seconds to flush the channels at exit (5)
     VERITAS_MAX_REPLAY_BYTES       bytes of events kept for a replay after a fallback (64 MiB)
+    VERITAS_MAX_FINDINGS_PER_PATTERN  findings reported of one pattern type (25)
+    VERITAS_MAX_FINDINGS           findings reported in one audit (400); the rest are counted
     VERITAS_ALLOW_PRIVATE_TARGETS  1 lifts the private-address guard (tests, demo, intranet)
     VERITAS_IPC_MODE, VERITAS_IPC_FD   the channel when no flag names it
 
@@ -83,6 +85,10 @@ class Limits:
     channel_close_timeout: float = 5.0
     max_replay_bytes: int = 64 * MIB
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    # With findings' text fields cut (veritas.finding), these keep every event and the
+    # audit_result far below the frame limit, whatever a target serves.
+    max_findings_per_pattern: int = 25
+    max_findings: int = 400
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -25,13 +25,14 @@ from veritas.analysis import (
     classify_site,
     gather_intel,
     iter_content,
+    site_content,
 )
 from veritas.analysis.headers import PREFLIGHT_ORIGIN
 from veritas.config import Config
 from veritas.emitter import Emitter
 from veritas.errors import AuditFailed, FetchError, RefusedTarget
 from veritas.fetch import Fetcher
-from veritas.finding import Finding
+from veritas.finding import Finding, FindingBudget
 from veritas.page import Page, Site
 from veritas.scoring import Evidence, VerdictMode, judge
 from veritas.scout import page_links, script_links
@@ -70,7 +71,8 @@ class AuditState:
     pages: list[Page] = field(default_factory=list)
     scripts: list[Page] = field(default_factory=list)
     modules: dict[str, ModuleResult] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # each reported once, merged below
+    pages_of: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
     site_type: SiteType | None = None
     intel: IntelReport | None = None
     errors: list[str] = field(default_factory=list)
@@ -93,25 +95,35 @@ class Orchestrator:
         self.emitter = emitter
         self.state = AuditState()
         self.started = time.monotonic()
+        limits = config.limits
+        self.budget = FindingBudget(limits.max_findings_per_pattern, limits.max_findings)
 
     async def run(self) -> dict[str, Any] | None:
         """Run every phase; the `audit_result` map, or None when the audit failed."""
         async with Fetcher.for_config(self.config) as fetcher:
-            phases: list[tuple[str, Callable[[], Awaitable[Summary]]]] = [
-                ("init", lambda: self._init(fetcher)),
-                ("scout", lambda: self._scout(fetcher)),
-                ("security", self._security),
-                ("content", self._content),
-                ("intel", self._intel),
-            ]
-            if self.config.tier == "deep_forensic":
-                phases.insert(4, ("render", lambda: self._render(fetcher)))
             try:
-                for name, phase in phases:
-                    await self._phase(name, phase)
+                await self._phase("init", lambda: self._init(fetcher))
+                await self._phase("scout", lambda: self._scout(fetcher))
             except AuditFailed as exc:
                 self.emitter.log("orchestrator", "error", f"audit failed: {exc}")
                 return None
+            deep = self.config.tier == "deep_forensic"
+            # The browser's proxy resolves through this fetcher's guard, so it renders here.
+            return await self.analyse(render=(lambda: self._render(fetcher)) if deep else None)
+
+    async def analyse(
+        self, render: Callable[[], Awaitable[Summary]] | None = None
+    ) -> dict[str, Any] | None:
+        """The phases after the scout, on the pages in `state`; `veritas.eval` calls it too."""
+        phases: list[tuple[str, Callable[[], Awaitable[Summary]]]] = [
+            ("security", self._security),
+            ("content", self._content),
+        ]
+        if render is not None:
+            phases.append(("render", render))
+        phases.append(("intel", self._intel))
+        for name, phase in phases:
+            await self._phase(name, phase)
         result: dict[str, Any] | None = None
 
         async def verdict() -> Summary:
@@ -261,7 +273,7 @@ class Orchestrator:
                     results[url] = page = await fetcher.fetch(url)
                 except FetchError as exc:
                     self.state.stats["fetch_errors"] += 1
-                    self.state.errors.append(f"scout: {exc}")
+                    self.state.errors.append(f"scout: not fetched: {exc}")
                     self.emitter.log("scout", "warning", f"{kind} not fetched: {exc}")
                     return
                 self._fetched(page, kind)
@@ -307,10 +319,15 @@ class Orchestrator:
                 self.state.errors.append(f"security.{name}: {type(exc).__name__}: {exc}")
                 self.emitter.log("security", "error", f"module {name} failed: {exc}")
                 continue
+            admitted = self._admit(result.findings)
+            omitted = len(result.findings) - len(admitted)
+            if omitted:
+                details = {**result.details, "findings_omitted": omitted}
+                result = replace(result, findings=tuple(admitted), details=details)
             self.state.modules[name] = result
             scores[name] = result.score
             self.emitter.emit("security_result", module=name, result=result.to_dict())
-            self._findings(result.findings)
+            self._emit_findings(admitted)
             await self.emitter.drain()
         entry = self.state.pages[0]
         return {
@@ -323,6 +340,23 @@ class Orchestrator:
         }
 
     def _findings(self, findings: tuple[Finding, ...] | list[Finding]) -> None:
+        self._emit_findings(self._admit(findings))
+
+    def _admit(self, findings: tuple[Finding, ...] | list[Finding]) -> list[Finding]:
+        """The findings that are new and within the budget; a repeat on another page is
+        recorded as one more page of the finding already reported, not reported again."""
+        admitted = []
+        for finding in findings:
+            pages = self.state.pages_of.get(finding.key)
+            if pages is not None:
+                if finding.url not in pages:
+                    pages.append(finding.url)
+            elif self.budget.admit(finding):
+                self.state.pages_of[finding.key] = [finding.url]
+                admitted.append(finding)
+        return admitted
+
+    def _emit_findings(self, findings: list[Finding]) -> None:
         for finding in findings:
             self.state.findings.append(finding)
             self.state.stats["findings"] += 1
@@ -340,10 +374,17 @@ class Orchestrator:
             try:
                 for finding in iter_content(page):
                     self._findings([finding])
+                    if self.budget.full:
+                        break
             except Exception as exc:  # one page's trouble is logged, not fatal
                 self.state.errors.append(f"content: {page.final_url}: {exc}")
                 self.emitter.log("content", "error", f"{page.final_url}: analysis failed: {exc}")
             await self.emitter.drain()
+        try:
+            self._findings(site_content(self.state.site))
+        except Exception as exc:  # as for one page: logged, not fatal
+            self.state.errors.append(f"content: across pages: {exc}")
+            self.emitter.log("content", "error", f"analysis across pages failed: {exc}")
         site_type = classify_site(self.state.site)
         self.state.site_type = site_type
         self.emitter.emit(
@@ -392,19 +433,23 @@ class Orchestrator:
 
     def _judge(self) -> dict[str, Any]:
         state, config = self.state, self.config
+        findings = [self._with_pages(f) for f in state.findings]
         evidence = Evidence(
             security=list(state.modules.values()),
-            findings=state.findings,
+            findings=findings,
             site_type=state.site_type or SiteType("other", 0.0),
             intel=state.intel or IntelReport({}),
             pages_scanned=len(state.pages),
             errors=state.errors,
+            incomplete=unread(state.pages, state.errors),
+            omitted=self.budget.omitted.total(),
         )
         mode: VerdictMode = "expert" if config.verdict_mode == "expert" else "simple"
         verdict = judge(evidence, mode)
         return {
             **verdict.to_dict(),
-            "findings": [f.to_dict() for f in state.findings],
+            "findings": [f.to_dict() for f in findings],
+            "findings_omitted": self.budget.report(),
             "security_results": {n: r.to_dict() for n, r in state.modules.items()},
             "site_type": evidence.site_type.site_type,
             "site_type_confidence": evidence.site_type.confidence,
@@ -419,6 +464,23 @@ class Orchestrator:
             "verdict_mode": config.verdict_mode,
             "stats": dict(state.stats),
         }
+
+    def _with_pages(self, finding: Finding) -> Finding:
+        pages = self.state.pages_of.get(finding.key, [])
+        return replace(finding, pages=tuple(pages)) if len(pages) > 1 else finding
+
+
+# Errors worth telling a reader about: what stopped the scout from reading everything.
+_SCOUT_LIMITS = ("time limit", "not fetched")
+MAX_UNREAD = 10
+
+
+def unread(pages: list[Page], errors: list[str]) -> list[str]:
+    """What the audit could not read: pages cut short (size, time, a dripping server) and the
+    scout's own time limit. The verdict's confidence and narrative say so."""
+    cut = [f"{p.final_url}: {e}" for p in pages if p.truncated for e in p.errors[:1]]
+    stopped = [e for e in errors if e.startswith("scout:") and any(w in e for w in _SCOUT_LIMITS)]
+    return list(dict.fromkeys([*cut, *stopped]))[:MAX_UNREAD]
 
 
 def _loop_time(monotonic_deadline: float) -> float:

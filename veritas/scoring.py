@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from veritas.analysis import IntelReport, ModuleResult, SiteType
 from veritas.analysis.result import score_from
-from veritas.finding import SEVERITIES, Finding
+from veritas.finding import SEVERITIES, Finding, merge_pages
 
 VerdictMode = Literal["simple", "expert"]
 
@@ -76,6 +76,8 @@ class Evidence:
     intel: IntelReport
     pages_scanned: int
     errors: Sequence[str] = ()
+    incomplete: Sequence[str] = ()  # what could not be read: pages cut short, limits hit
+    omitted: int = 0  # findings left out of the report by the finding budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ class Verdict:
     mode: str = "simple"
     uncapped_score: int = 0
     severity_counts: dict[str, int] = field(default_factory=dict)
+    confidence: float = 1.0  # how much of the site the verdict rests on
+    incomplete: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +105,8 @@ class Verdict:
             "verdict_mode": self.mode,
             "uncapped_score": self.uncapped_score,
             "severity_counts": self.severity_counts,
+            "confidence": self.confidence,
+            "incomplete": self.incomplete,
         }
 
 
@@ -173,17 +179,35 @@ def judge(evidence: Evidence, mode: VerdictMode) -> Verdict:
         mode=mode,
         uncapped_score=raw,
         severity_counts={s: counts.get(s, 0) for s in SEVERITIES},
+        confidence=confidence(evidence),
+        incomplete=list(evidence.incomplete),
     )
 
 
+# Each thing the audit could not read takes this much from the verdict's confidence.
+UNREAD_COST = 0.2
+MIN_CONFIDENCE = 0.3
+
+
+def confidence(evidence: Evidence) -> float:
+    """1.0 when every page was read whole; less for each page cut short or limit hit."""
+    if evidence.pages_scanned == 0:
+        return MIN_CONFIDENCE
+    return round(max(MIN_CONFIDENCE, 1.0 - UNREAD_COST * len(evidence.incomplete)), 2)
+
+
 def _unique(findings: Sequence[Finding], evidence: Evidence) -> list[Finding]:
-    """Every finding once, including those only inside module results."""
+    """Every finding once, including those only inside module results; the same finding on
+    several pages is one finding that lists them."""
     everything = [
         *findings,
         *(f for m in evidence.security for f in m.findings),
         *evidence.intel.findings,
     ]
-    return list({f.id: f for f in everything}.values())
+    first: dict[str, Finding] = {}
+    for finding in everything:
+        first.setdefault(finding.id, finding)
+    return merge_pages(first.values())
 
 
 # --- The words ----------------------------------------------------------------------------
@@ -233,7 +257,26 @@ def _simple(evidence: Evidence, findings: Sequence[Finding], score: int, level: 
             "We found nothing that suggests a scam: the connection is secure and the "
             "pages do not pressure or trick visitors."
         )
+    lines.extend(_limits_said(evidence))
     return "\n".join(lines)
+
+
+def _limits_said(evidence: Evidence) -> list[str]:
+    """What the verdict could not see, in words: thin evidence is said, not hidden."""
+    lines = []
+    if evidence.incomplete:
+        shown = "; ".join(evidence.incomplete[:3])
+        more = len(evidence.incomplete) - 3
+        lines.append(
+            "We could not read everything, so this verdict rests on part of the site: "
+            f"{shown}{f' (and {more} more)' if more > 0 else ''}."
+        )
+    if evidence.omitted:
+        lines.append(
+            f"{evidence.omitted} further finding(s) were left out of this report "
+            "(too many of one kind); the score counts the ones listed."
+        )
+    return lines
 
 
 def _expert(  # noqa: PLR0917
@@ -267,6 +310,7 @@ def _expert(  # noqa: PLR0917
         )
     if evidence.errors:
         lines.append(f"Errors during the audit: {'; '.join(evidence.errors[:5])}")
+    lines.extend(_limits_said(evidence))
     return "\n".join(lines)
 
 

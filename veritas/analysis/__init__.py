@@ -5,6 +5,7 @@ This module is the one interface the orchestrator calls. Each phase has its entr
     security  SECURITY_MODULES[name](site) -> ModuleResult       (one module at a time)
     content   analyse_content(page) -> list[Finding]               (one page at a time)
               iter_content(page) -> Iterator[Finding]              (the same, as found)
+              site_content(site) -> list[Finding]                  (across pages: hidden fees)
               classify_site(site) -> SiteType
     intel     gather_intel(site, addresses) -> IntelReport
     judge     veritas.scoring.judge(evidence, verdict_mode) -> Verdict
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
+from veritas.analysis.costs import hidden_fees
 from veritas.analysis.darkpatterns import iter_findings as _dark_patterns
 from veritas.analysis.forms import form_validation
 from veritas.analysis.headers import security_headers
@@ -42,6 +44,7 @@ __all__ = [
     "classify_site",
     "gather_intel",
     "iter_content",
+    "site_content",
 ]
 
 SecurityModule = Callable[[Site], ModuleResult]
@@ -63,3 +66,8 @@ def iter_content(page: Page) -> Iterator[Finding]:
 
 def analyse_content(page: Page) -> list[Finding]:
     return list(iter_content(page))
+
+
+def site_content(site: Site) -> list[Finding]:
+    """Content findings that only several pages together show: fees added at checkout."""
+    return hidden_fees(site)

@@ -54,6 +54,24 @@ def carries(form: html.Form) -> Carries:
     )
 
 
+def sister_domains(page: Page, doc: html.Document) -> frozenset[str]:
+    """Registrable domains this page already trusts as its own organisation's.
+
+    The page's certificate names them, or the page runs their scripts and stylesheets (code
+    that can read every field anyway), so a login posting there sends nothing to a stranger:
+    heraldsun.com.au loading news.com.au's scripts and posting its login to idp.news.com.au.
+    """
+    active = {registrable_domain(host_of(r.url)) for r in doc.resources if r.active}
+    return certified_domains(page) | (active - {""})
+
+
+def certified_domains(page: Page) -> frozenset[str]:
+    """The page's own registrable domain and every one its certificate names."""
+    domain = registrable_domain(host_of(page.final_url))
+    named = {registrable_domain(n.removeprefix("*.")) for n in page.tls.san} if page.tls else set()
+    return frozenset((named | {domain}) - {""})
+
+
 def form_validation(site: Site) -> ModuleResult:
     findings: list[Finding] = []
     forms = 0
@@ -62,12 +80,15 @@ def form_validation(site: Site) -> ModuleResult:
             continue
         doc = html.parse(page.text, page.final_url)
         forms += len(doc.forms)
+        sisters = sister_domains(page, doc)
         for form in doc.forms:
-            findings.extend(form_findings(form, page))
+            findings.extend(form_findings(form, page, sisters))
     return ModuleResult("form_validation", score_from(findings), tuple(findings), {"forms": forms})
 
 
-def form_findings(form: html.Form, page: Page) -> list[Finding]:
+def form_findings(
+    form: html.Form, page: Page, sisters: frozenset[str] = frozenset()
+) -> list[Finding]:
     data = carries(form)
     url = page.final_url
     found: list[Finding] = []
@@ -88,7 +109,7 @@ def form_findings(form: html.Form, page: Page) -> list[Finding]:
         )
         return found
     if action.startswith(("http:", "https:")):
-        found.extend(_destination(form, data, url))
+        found.extend(_destination(form, data, url, sisters))
     if form.method == "get" and (data.password or data.payment):
         found.append(
             _f(
@@ -122,7 +143,9 @@ def _plain_http(form: html.Form, data: Carries, url: str) -> list[Finding]:
     ]
 
 
-def _destination(form: html.Form, data: Carries, url: str) -> list[Finding]:
+def _destination(
+    form: html.Form, data: Carries, url: str, sisters: frozenset[str]
+) -> list[Finding]:
     target = host_of(form.action)
     if is_ip(target):
         severity: Severity = "high" if data.sensitive else "medium"
@@ -137,7 +160,7 @@ def _destination(form: html.Form, data: Carries, url: str) -> list[Finding]:
             )
         ]
     mine, theirs = registrable_domain(host_of(url)), registrable_domain(target)
-    if not theirs or mine == theirs:
+    if not theirs or mine == theirs or theirs in sisters:
         return []
     if data.password:
         return [

@@ -2,51 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-# Elements whose text is a unit a visitor reads; their descendants' text joins into it.
-_BLOCKS = frozenset(
-    [
-        "p",
-        "li",
-        "td",
-        "th",
-        "dd",
-        "dt",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "label",
-        "button",
-        "a",
-        "span",
-        "strong",
-        "em",
-        "b",
-        "small",
-        "div",
-        "section",
-        "article",
-        "aside",
-        "header",
-        "footer",
-        "blockquote",
-        "figcaption",
-        "summary",
-        "option",
-        "caption",
-        "legend",
-    ]
-)
-_SKIP = frozenset(("script", "style", "noscript", "template", "svg", "head"))
-_MAX_SEGMENT = 400
+# Elements a browser lays out as blocks: each one starts a new piece of visible text.
+_BLOCKS = frozenset((
+    "address", "article", "aside", "blockquote", "body", "button", "caption", "center", "dd",
+    "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "nav", "ol",
+    "optgroup", "option", "p", "pre", "section", "select", "summary", "table", "tbody", "td",
+    "tfoot", "th", "thead", "tr", "ul", "legend",
+))  # fmt: skip
+# Never read as text: code, styling, fallbacks for disabled script, inert markup, media.
+_SKIP = frozenset((
+    "script", "style", "noscript", "template", "svg", "math", "head", "title", "iframe",
+    "object", "embed", "canvas", "video", "audio", "picture", "map", "textarea",
+))  # fmt: skip
+# Utility classes of the common CSS frameworks whose only effect is to hide the element.
+_HIDDEN_CLASSES = frozenset((
+    "hidden", "d-none", "is-hidden", "visually-hidden", "sr-only", "screen-reader-text",
+    "invisible", "hide",
+))  # fmt: skip
+_MAX_SEGMENT = 600
+_MAX_DEPTH = 200
+_PATH_DEPTH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +76,8 @@ class Resource:
 @dataclass(frozen=True, slots=True)
 class Segment:
     text: str
-    where: str  # a short CSS-like locator of the element
+    where: str  # the element path of its block, up to four levels: "div#main > p.stock"
+    navigation: bool = False  # inside a nav element or a menu: it names sections of the site
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +99,7 @@ class Document:
     icons: tuple[str, ...]
     logos: tuple[Image, ...]
     segments: tuple[Segment, ...]
+    visible: dict[str, str]  # "#id" and ".class" of visible elements -> where the first one is
     meta: dict[str, str]  # name/property -> content, lower-case names
     http_equiv: dict[str, str]
     copyright: str
@@ -160,6 +145,7 @@ def parse(html: str, url: str) -> Document:
     labels = _labels(tree)
     fields = tuple(_field(n, labels) for n in tree.css("input, select, textarea"))
     title = tree.css_first("title")
+    segments, visible = _segments(tree)
     return Document(
         url=url,
         title=_norm(title.text()) if title is not None else "",
@@ -174,7 +160,8 @@ def parse(html: str, url: str) -> Document:
             if "icon" in _attr(n, "rel").lower()
         ),
         logos=_logos(tree, url),
-        segments=tuple(_segments(tree)),
+        segments=tuple(segments),
+        visible=visible,
         meta=_meta(tree, "name") | _meta(tree, "property"),
         http_equiv=_meta(tree, "http-equiv"),
         copyright=_copyright(tree),
@@ -190,25 +177,20 @@ def _meta(tree: LexborHTMLParser, key: str) -> dict[str, str]:
 
 
 def _labels(tree: LexborHTMLParser) -> dict[str, str]:
-    return {
-        _attr(n, "for"): _norm(n.text(deep=True, separator=" "))
-        for n in tree.css("label[for]")
-        if _attr(n, "for")
-    }
+    return {_attr(n, "for"): visible_text(n) for n in tree.css("label[for]") if _attr(n, "for")}
 
 
 def _field(node: LexborNode, labels: dict[str, str]) -> Field:
     tag = str(node.tag)
     kind = _attr(node, "type").lower() or "text" if tag == "input" else tag
-    style = _attr(node, "style").replace(" ", "").lower()
-    hidden = kind == "hidden" or "display:none" in style or "hidden" in node.attributes
+    concealed = kind == "hidden" or hidden(node)
     return Field(
         tag=tag,
         type=kind,
         name=_attr(node, "name") or _attr(node, "id"),
         autocomplete=_attr(node, "autocomplete").lower(),
         checked="checked" in node.attributes,
-        hidden=hidden,
+        hidden=concealed,
         label=_label_of(node, labels),
         where=locator(node),
     )
@@ -222,7 +204,7 @@ def _label_of(node: LexborNode, labels: dict[str, str]) -> str:
     hints = " ".join(
         _attr(node, a) for a in ("placeholder", "aria-label", "title") if _attr(node, a)
     )
-    context = _norm(parent.text(deep=True, separator=" ")) if parent is not None else ""
+    context = visible_text(parent) if parent is not None else ""
     return _norm(f"{hints} {context[:_MAX_SEGMENT]}")
 
 
@@ -234,7 +216,7 @@ def _form(node: LexborNode, url: str, labels: dict[str, str]) -> Form:
         raw_action=raw,
         method="post" if method == "post" else "get",
         fields=tuple(_field(n, labels) for n in node.css("input, select, textarea")),
-        text=_norm(node.text(deep=True, separator=" "))[: _MAX_SEGMENT * 4],
+        text=visible_text(node)[: _MAX_SEGMENT * 4],
         where=locator(node),
     )
 
@@ -278,7 +260,7 @@ def _logos(tree: LexborHTMLParser, url: str) -> tuple[Image, ...]:
 
 def _copyright(tree: LexborHTMLParser) -> str:
     body = tree.body
-    text = _norm(body.text(deep=True, separator=" ")) if body is not None else ""
+    text = visible_text(body) if body is not None else ""
     for marker in ("©", "&copy;", "Copyright", "(c)"):
         at = text.find(marker)
         if at >= 0:
@@ -286,42 +268,117 @@ def _copyright(tree: LexborHTMLParser) -> str:
     return ""
 
 
-def _segments(tree: LexborHTMLParser) -> list[Segment]:
-    """The visible text, cut at the innermost block that holds a whole phrase."""
-    out: list[Segment] = []
-    if tree.body is not None:
-        _, loose = _walk(tree.body, out, 0)
-        out.extend(loose)
-    seen: set[str] = set()
-    return [s for s in out if not (s.text in seen or seen.add(s.text))]  # type: ignore[func-returns-value]
+def hidden(node: LexborNode) -> bool:
+    """Hidden by its own markup: the hidden attribute, inline style, a hiding class.
 
-
-# Inline tags inside a block do not split its phrase ("Only <b>2</b> left").
-_INLINE = frozenset(("a", "span", "strong", "em", "b", "i", "small", "label", "button", "option"))
-_CONTAINERS = _BLOCKS - _INLINE
-_MAX_DEPTH = 200
-
-
-def _walk(node: LexborNode, out: list[Segment], depth: int) -> tuple[bool, list[Segment]]:
-    """Emit phrase containers; hand inline text up until a container decides where it goes.
-
-    Returns whether the subtree holds a container, and the inline segments still unplaced.
+    aria-hidden is not among them: it hides from screen readers, not from eyes, and real
+    shops set it on whole visible panels and carousels.
     """
-    if node.tag in _SKIP or depth > _MAX_DEPTH:
-        return False, []
-    has_container, loose = False, []
-    for child in node.iter():
-        child_has, child_loose = _walk(child, out, depth + 1)
-        has_container |= child_has
-        loose.extend(child_loose)
-    if node.tag in _CONTAINERS:
-        out.extend(loose if has_container else _segment(node))
-        return True, []
-    if node.tag in _INLINE and not has_container:
-        return False, _segment(node)
-    return has_container, loose
+    attrs = node.attributes
+    if not attrs:
+        return False
+    if "hidden" in attrs:
+        return True
+    if node.tag == "input" and (attrs.get("type") or "").strip().lower() == "hidden":
+        return True
+    style = (attrs.get("style") or "").replace(" ", "").lower()
+    if "display:none" in style or "visibility:hidden" in style:
+        return True
+    return not _HIDDEN_CLASSES.isdisjoint((attrs.get("class") or "").split())
 
 
-def _segment(node: LexborNode) -> list[Segment]:
-    text = _norm(node.text(deep=True, separator=" "))
-    return [Segment(text[:_MAX_SEGMENT], locator(node))] if len(text) >= 3 else []
+_NAV_WORDS = frozenset(
+    ("nav", "navbar", "navigation", "menu", "menubar", "breadcrumb", "breadcrumbs")
+)
+_NAV_SPLIT = re.compile(r"[-_\s]+")
+
+
+def _is_navigation(node: LexborNode) -> bool:
+    """A nav element, a navigation landmark, or an element its class or id calls a menu."""
+    if node.tag == "nav":
+        return True
+    attrs = node.attributes
+    if not attrs:
+        return False
+    if (attrs.get("role") or "").lower() in ("navigation", "menu", "menubar"):
+        return True
+    names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    return not _NAV_WORDS.isdisjoint(_NAV_SPLIT.split(names))
+
+
+def visible_text(node: LexborNode) -> str:
+    """Every piece of text under the node a visitor can see, blocks separated by spaces."""
+    parts: list[str] = []
+    _collect(node, parts, 0)
+    return _norm(" ".join(parts))
+
+
+def _collect(node: LexborNode, parts: list[str], depth: int) -> None:
+    for child in node.iter(include_text=True):
+        tag = child.tag
+        if tag == "-text":
+            parts.append(child.text_content or "")
+        elif (
+            tag and tag[0] != "-" and tag not in _SKIP and depth < _MAX_DEPTH and not hidden(child)
+        ):
+            _collect(child, parts, depth + 1)
+
+
+def _segments(tree: LexborHTMLParser) -> tuple[list[Segment], dict[str, str]]:
+    """The visible text, one segment per run of inline text inside a block; visible elements."""
+    walker = _Blocks()
+    if tree.body is not None and not hidden(tree.body):
+        walker.block(tree.body, (), 0)
+    seen: set[str] = set()
+    unique = [s for s in walker.out if not (s.text in seen or seen.add(s.text))]  # type: ignore[func-returns-value]
+    return unique, walker.visible
+
+
+class _Blocks:
+    """Walks the visible tree; inline text joins the run of its block, a child block cuts it."""
+
+    def __init__(self) -> None:
+        self.out: list[Segment] = []
+        self.visible: dict[str, str] = {}
+
+    def block(self, node: LexborNode, path: tuple[str, ...], depth: int, nav: bool = False) -> None:
+        here = (*path, _describe(node))
+        self._mark(node, here)
+        nav = nav or _is_navigation(node)
+        parts: list[str] = []
+        self._children(node, here, parts, depth, nav)
+        self._flush(parts, here, nav)
+
+    def _children(
+        self, node: LexborNode, here: tuple[str, ...], parts: list[str], depth: int, nav: bool
+    ) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                parts.append(child.text_content or "")
+            elif not tag or tag[0] == "-" or tag in _SKIP or depth >= _MAX_DEPTH or hidden(child):
+                continue
+            elif tag == "br":
+                parts.append(" ")
+            elif tag in _BLOCKS:
+                self._flush(parts, here, nav)
+                self.block(child, here, depth + 1, nav)
+            else:
+                self._mark(child, (*here, _describe(child)))
+                self._children(child, here, parts, depth + 1, nav)
+
+    def _mark(self, node: LexborNode, path: tuple[str, ...]) -> None:
+        attrs = node.attributes
+        names = [f".{c}" for c in (attrs.get("class") or "").split()]
+        if attrs.get("id"):
+            names.append(f"#{attrs['id']}")
+        where = " > ".join(path[-_PATH_DEPTH:])
+        for name in names:
+            self.visible.setdefault(name, where)
+
+    def _flush(self, parts: list[str], here: tuple[str, ...], nav: bool) -> None:
+        text = _norm("".join(parts))
+        parts.clear()
+        if len(text) >= 3:
+            where = " > ".join(here[-_PATH_DEPTH:])
+            self.out.append(Segment(text[:_MAX_SEGMENT], where, nav))

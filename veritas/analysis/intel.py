@@ -10,8 +10,7 @@ from typing import Any
 
 from veritas.analysis import html
 from veritas.analysis.domain import host_of, is_ip, registrable_domain
-from veritas.analysis.lexicon import BRANDS
-from veritas.analysis.phishing import claimed_brands
+from veritas.analysis.phishing import claims, view
 from veritas.analysis.result import IntelReport
 from veritas.finding import Finding
 from veritas.page import Site
@@ -24,7 +23,8 @@ def gather_intel(site: Site, addresses: Sequence[str], now: float | None = None)
     entry = site.entry
     domain = registrable_domain(host_of(entry.final_url))
     when = time.time() if now is None else now
-    docs = [html.parse(p.text, p.final_url) for p in site.pages if p.is_html]
+    pages = [p for p in site.pages if p.is_html]
+    docs = [html.parse(p.text, p.final_url) for p in pages]
     hosts = Counter(
         host_of(u)
         for d in docs
@@ -40,7 +40,7 @@ def gather_intel(site: Site, addresses: Sequence[str], now: float | None = None)
         "links": sum(len(d.links) for d in docs),
         "third_party_hosts": third[:50],
         "third_party_domains": sorted({registrable_domain(h) for h in third})[:50],
-        "claimed_brands": sorted({b for d in docs for b in claimed_brands(d)}),
+        "claimed_brands": sorted({b.name for p in pages for b in claims(view(p))}),
         "copyright": next((d.copyright for d in docs if d.copyright), ""),
     }
     facts |= _certificate(site, when)
@@ -65,7 +65,6 @@ def _certificate(site: Site, now: float) -> dict[str, Any]:
 
 def _findings(facts: dict[str, Any], docs: list[html.Document], url: str) -> list[Finding]:
     found = []
-    domain = facts["domain"]
     if is_ip(facts["host"]):
         found.append(
             Finding(
@@ -94,22 +93,8 @@ def _findings(facts: dict[str, Any], docs: list[html.Document], url: str) -> lis
                 url,
             )
         )
-    for brand in facts["claimed_brands"]:
-        if domain not in BRANDS[brand]:
-            found.append(
-                Finding(
-                    "intel",
-                    "brand_claim_mismatch",
-                    "medium",
-                    0.7,
-                    f"The pages "
-                    f"claim the brand {brand}, whose domains are "
-                    f"{', '.join(BRANDS[brand])}, but the site is {domain}.",
-                    f"The site calls itself {brand} but is not on {brand}'s domain.",
-                    brand,
-                    url,
-                )
-            )
+    # A claimed brand on a foreign domain is the phishing module's finding, weighed there
+    # against what the page asks for; here it stays a fact.
     found.extend(_copyright(facts["copyright"], url))
     return found
 

@@ -92,7 +92,7 @@ def code_findings(code: Code) -> list[Finding]:
         found.append(
             _f(
                 "eval_decoded_string",
-                "medium",
+                _hiding(code.code, match),
                 f"{code.origin} executes a decoded string, a common way to hide code.",
                 "The site runs hidden code.",
                 _around(code.code, match),
@@ -103,7 +103,7 @@ def code_findings(code: Code) -> list[Finding]:
         found.append(
             _f(
                 "document_write_decoded",
-                "medium",
+                _hiding(code.code, match),
                 f"{code.origin} writes decoded markup into the page.",
                 "The site injects hidden content into the page.",
                 _around(code.code, match),
@@ -112,6 +112,18 @@ def code_findings(code: Code) -> list[Finding]:
         )
     found.extend(_density(code))
     return found
+
+
+# A decoded argument this long is a hidden payload; shorter is the classic analytics loader
+# (document.write(unescape("%3Cscript src='...ga.js'%3E"))) that millions of pages carried.
+HIDDEN_PAYLOAD_ESCAPES = 30
+_LONG_LITERAL = re.compile(r"[\"'][A-Za-z0-9+/=%\\]{200,}")
+
+
+def _hiding(text: str, match: re.Match[str]) -> Severity:
+    argument = text[match.end() : match.end() + 2000]
+    hidden = len(_ESCAPES.findall(argument)) >= HIDDEN_PAYLOAD_ESCAPES
+    return "medium" if hidden or _LONG_LITERAL.match(argument.lstrip()) else "low"
 
 
 def _density(code: Code) -> list[Finding]:
@@ -181,9 +193,11 @@ def _mixed(doc: html.Document) -> Iterator[Finding]:
     insecure = [r for r in doc.resources if r.url.startswith("http:")]
     active = [r for r in insecure if r.active]
     if active:
+        # Browsers block mixed scripts, frames and styles: the page breaks, the visitor is
+        # not exposed. A hygiene fault for the operator, not a risk to the reader.
         yield _f(
             "mixed_active_content",
-            "medium",
+            "low",
             f"{len(active)} script/frame/style resource(s) over http on an https page.",
             "Parts of this secure page load insecurely and could be tampered with.",
             ", ".join(r.url for r in active[:3]),

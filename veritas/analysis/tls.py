@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 
+from veritas.analysis import html
 from veritas.analysis.domain import host_of
+from veritas.analysis.forms import carries
 from veritas.analysis.result import ModuleResult, score_from
 from veritas.finding import Finding, Severity
 from veritas.page import Page, Site, TlsInfo
@@ -18,17 +20,29 @@ def tls(site: Site, now: float | None = None) -> ModuleResult:
     when = time.time() if now is None else now
     info = page.tls
     if info is None or not page.final_url.startswith("https:"):
-        findings: tuple[Finding, ...] = (_no_https(page),)
+        findings: tuple[Finding, ...] = (_no_https(page, _asks_for_data(site)),)
         return ModuleResult("tls", score_from(findings), findings, {"https": False})
     findings = tuple(certificate_findings(info, page.final_url, when))
     return ModuleResult("tls", score_from(findings), findings, _details(info, when))
 
 
-def _no_https(page: Page) -> Finding:
+def _asks_for_data(site: Site) -> bool:
+    """Whether any page has a form for a password, a card or personal data."""
+    return any(
+        carries(form).sensitive
+        for p in site.pages
+        if p.is_html
+        for form in html.parse(p.text, p.final_url).forms
+    )
+
+
+def _no_https(page: Page, asks_for_data: bool) -> Finding:
+    # Plain http is a privacy weakness everywhere, but a serious one only where visitors
+    # are asked to type something worth stealing.
     return Finding(
         category="security",
         pattern_type="no_https",
-        severity="high",
+        severity="high" if asks_for_data else "medium",
         confidence=0.95,
         description=f"The final page is served over plain http ({page.final_url}).",
         plain_english="The connection is not encrypted: anyone on the network can read or "

@@ -32,11 +32,11 @@ def test_detector_names_the_category(text: str, category: str) -> None:
         "Contact us",
         "Free delivery on orders over 50 pounds",
         "$59.99",
-        pytest.param(
-            "Our bakery opened on Mill Lane in 1998.",
-            # A known limit of the bag-of-words weights: "in <number>" reads as activity.
-            marks=pytest.mark.xfail(strict=True, reason="learned weights over-trust 'in 0'"),
-        ),
+        "Our bakery opened on Mill Lane in 1998.",
+        "10000 characters left",
+        "Posted on March 10 at 08:05",
+        "2019-11-20 14:35:08",
+        "Standard shipping $4.99",
     ],
 )
 def test_detector_leaves_ordinary_text_alone(text: str) -> None:
@@ -111,10 +111,11 @@ def test_intel_facts_without_outside_services() -> None:
     report = gather_intel(phishing_site(), ["203.0.113.10"])
     assert report.facts["domain"] == "example.top"
     assert report.facts["addresses"] == ["203.0.113.10"]
-    assert report.facts["claimed_brands"] == ["paypal"]
+    assert report.facts["claimed_brands"] == ["PayPal"]
     assert "www.paypal.com" in report.facts["third_party_hosts"]
     assert report.facts["certificate"]["issuer"] == "Let's Encrypt"
-    assert "brand_claim_mismatch" in {f.pattern_type for f in report.findings}
+    # The brand claim is weighed by the phishing module (it knows what the page asks for).
+    assert "brand_claim_mismatch" not in {f.pattern_type for f in report.findings}
 
 
 def test_intel_on_clean_site_has_no_findings() -> None:

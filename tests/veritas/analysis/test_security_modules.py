@@ -22,9 +22,15 @@ def test_valid_certificate_has_no_tls_findings() -> None:
     assert result.details["issuer"] == "Let's Encrypt"
 
 
-def test_plain_http_is_a_high_finding() -> None:
+def test_plain_http_without_forms_is_a_medium_finding() -> None:
     result = tls(Site((page("http://a.example.com/"),)))
     assert _kinds(result.findings) == {"no_https"}
+    assert result.findings[0].severity == "medium"
+
+
+def test_plain_http_with_a_login_form_is_a_high_finding() -> None:
+    login = '<form method="post"><input name="u"><input type="password" name="p"></form>'
+    result = tls(Site((page("http://a.example.com/", f"<html><body>{login}</body></html>"),)))
     assert result.findings[0].severity == "high"
 
 

@@ -1,0 +1,58 @@
+"""Hidden costs through the real auditor: fees added at checkout, a membership that renews."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tests.veritas.analysis.pushy_shop import HONEST, PUSHY, serve
+from tests.veritas.analysis.sites import page
+from tests.veritas.worker import run_worker
+from veritas.analysis.costs import fee_rows, hidden_fees
+from veritas.page import Site
+
+
+def _audit(pages: Mapping[str, str]) -> list[dict[str, Any]]:
+    with serve(pages) as base:
+        run = run_worker([base + "/product", "--tier", "standard_audit"], mode="stdout")
+    assert run.returncode == 0, run.stderr
+    return [f for f in run.result["findings"] if f["category"] == "dark_pattern"]
+
+
+def test_the_pushy_checkout_shows_its_hidden_fees_and_the_auto_renewing_membership() -> None:
+    findings = _audit(PUSHY)
+    fees = [f for f in findings if f["pattern_type"] == "hidden_costs"]
+    assert sorted(f["evidence"] for f in fees) == [
+        "Order processing charge $3.99",
+        "Service fee $6.50",
+    ]
+    assert all(f["url"].endswith("/checkout") and f["severity"] == "medium" for f in fees)
+    (membership,) = [f for f in findings if f["pattern_type"] == "hidden_subscription"]
+    assert "then $19.99/month" in membership["evidence"]
+    assert membership["url"].endswith("/checkout")
+
+
+def test_the_honest_checkout_of_the_same_shop_has_no_dark_pattern() -> None:
+    assert _audit(HONEST) == []
+
+
+def test_a_fee_the_product_page_already_showed_is_not_hidden() -> None:
+    product = "<p>Trail Runner 3 $89.00</p><p>A service fee of $6.50 applies to every order.</p>"
+    site = Site((
+        page("https://shop.example.com/product", product),
+        page("https://shop.example.com/checkout", PUSHY["/checkout"]),
+    ))  # fmt: skip
+    assert [f.evidence for f in hidden_fees(site)] == ["Order processing charge $3.99"]
+
+
+def test_delivery_and_tax_rows_are_ordinary_costs() -> None:
+    rows = fee_rows(
+        "<table><tr><td>Delivery charge</td><td>$4.95</td></tr>"
+        "<tr><td>Sales tax</td><td>$2.10</td></tr></table>"
+    )
+    assert rows == []
+
+
+def test_a_checkout_alone_is_not_compared_with_anything() -> None:
+    site = Site((page("https://shop.example.com/checkout", PUSHY["/checkout"]),))
+    assert hidden_fees(site) == []
