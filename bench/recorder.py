@@ -10,7 +10,7 @@ from protocol.events import Event
 
 
 class Log(Protocol):
-    def append(self, event: Event) -> Any: ...
+    def extend(self, events: list[Event]) -> Any: ...
 
 
 class Recorder:
@@ -25,9 +25,16 @@ class Recorder:
         self.result: dict[str, Any] | None = None
 
     def append(self, event: Event) -> None:
+        self.extend([event])
+
+    def extend(self, events: list[Event]) -> None:
         if self._log is not None:
-            self._log.append(event)
-        now = time.monotonic_ns()  # after the log: the event is in it, encoded for SSE
+            self._log.extend(events)
+        now = time.monotonic_ns()  # after the log: the events are in it, encoded for SSE
+        for event in events:
+            self._note(event, now)
+
+    def _note(self, event: Event, now: int) -> None:
         if event.from_server:
             return
         if self.first_ns is None:
