@@ -35,6 +35,13 @@ from bench.systems import System, cpu, rss
 
 RATE: Final = 1000.0  # events/s published
 SYSTEMS: Final = ("ours", "nchan", "hub")
+# Ours with each store setting: the server's default is SQLite with durable visibility.
+OURS_STORES: Final = {
+    "ours": "durable",
+    "ours-normal": "durable-normal",
+    "ours-early": "early",
+    "ours-memory": "memory",
+}
 RSS_SAMPLE_SECONDS: Final = 0.2
 KIB: Final = 1024
 RESULT_LINE_LIMIT: Final = 64 * 1024 * 1024  # a load generator's JSON line, latencies included
@@ -83,8 +90,9 @@ class FanRun:
 @contextlib.asynccontextmanager
 async def start(name: str, folder: Path, events: int, connections: int) -> AsyncIterator[System]:
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    if name == "ours":
-        async with systems.ours(folder, events, RATE) as ours:
+    if name.startswith("ours"):
+        store = OURS_STORES[name]
+        async with systems.ours(folder, events, RATE, store) as ours:
             yield ours
     elif name == "hub":
         async with systems.hub(folder, events, RATE) as hub:
