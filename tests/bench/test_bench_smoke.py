@@ -58,3 +58,11 @@ def test_audits_benchmark_runs_real_audits_to_completion() -> None:
     row = next(line.split() for line in out.splitlines() if line.startswith("1 "))
     assert row[2] == "2/2", out  # both audits ended with audit_complete
     assert "POST /audits -> first event" in out
+
+
+def test_latency_benchmark_prints_every_store_setting() -> None:
+    out = run_benchmark("bench.latency")
+    assert "== Worker -> client latency at 1,000 events/s" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    for setting in ("durable", "normal", "early", "memory"):
+        assert rows[setting][-1] == "100", out  # the client got every event
