@@ -63,6 +63,13 @@ def test_audits_benchmark_runs_real_audits_to_completion() -> None:
 def test_latency_benchmark_prints_every_store_setting() -> None:
     out = run_benchmark("bench.latency")
     assert "== Worker -> client latency at 1,000 events/s" in out
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    # Table rows only: eight cells (the notes below the table start with a setting too).
+    rows = {r[0]: r for r in (line.split() for line in out.splitlines()) if len(r) == 8}
     for setting in ("durable", "normal", "early", "memory"):
         assert rows[setting][-1] == "100", out  # the client got every event
+
+
+def test_steps_benchmark_prints_each_step_for_each_event() -> None:
+    out = run_benchmark("bench.steps")
+    assert "== Per-event steps" in out
+    assert "to_json (orjson, checked)" in out and "to_json_reference" in out
