@@ -1,6 +1,7 @@
 """SSE fan-out benchmark: one audit's stream to N concurrent subscribers, three servers.
 
     python -m bench.fanout [--quick | --smoke] [--repeats N] [--systems ours,nchan,hub]
+                           [--counts 10000]
 
 For each N the same stamped events go, at a fixed rate, to N subscribers held by
 separate load-generator processes (`bench.subscriber`):
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import sys
@@ -35,6 +37,13 @@ from bench.systems import System, cpu, rss
 
 RATE: Final = 1000.0  # events/s published
 SYSTEMS: Final = ("ours", "nchan", "hub")
+# Ours with each store setting: the server's default is SQLite with durable visibility.
+OURS_STORES: Final = {
+    "ours": "durable",
+    "ours-normal": "durable-normal",
+    "ours-early": "early",
+    "ours-memory": "memory",
+}
 RSS_SAMPLE_SECONDS: Final = 0.2
 KIB: Final = 1024
 RESULT_LINE_LIMIT: Final = 64 * 1024 * 1024  # a load generator's JSON line, latencies included
@@ -83,8 +92,9 @@ class FanRun:
 @contextlib.asynccontextmanager
 async def start(name: str, folder: Path, events: int, connections: int) -> AsyncIterator[System]:
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    if name == "ours":
-        async with systems.ours(folder, events, RATE) as ours:
+    if name.startswith("ours"):
+        store = OURS_STORES[name]
+        async with systems.ours(folder, events, RATE, store) as ours:
             yield ours
     elif name == "hub":
         async with systems.hub(folder, events, RATE) as hub:
@@ -364,13 +374,16 @@ def available(names: Sequence[str]) -> tuple[list[str], list[str]]:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = cli.parser("python -m bench.fanout", __doc__)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--counts", help="subscriber counts instead of the size's, e.g. 10000")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     mode, sizes = cli.chosen_sizes(args, SIZES)
-    raise_fd_limit(sizes.idle * 2 + 1024)
+    if args.counts:
+        sizes = dataclasses.replace(sizes, counts=tuple(int(n) for n in args.counts.split(",")))
+    raise_fd_limit(max(sizes.idle, *sizes.counts) * 2 + 1024)
     names, notes = available(args.systems.split(","))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="veritas-fanout-") as folder:

@@ -4,6 +4,9 @@
 
 Systems, run interleaved (one run of each, then again):
   pipe      ours: msgpack frames on a `pass_fds` pipe, read by `server.streaming.intake.Intake`
+  pipe+sqlite        the same, the log on the server's `SQLiteStore` (synchronous=FULL):
+                     events count once committed, as subscribers see them (group commit)
+  pipe+sqlite-early  the same store, events visible before their commit (the old order)
   stdout    ours: `##VERITAS ` JSON lines on stdout, read by the same `Intake`
   manager   the design replaced: `Manager().Queue(1000)`, `await asyncio.to_thread(q.get)`
 Every event goes through protocol validation and into `server.streaming.log.AuditLog`
@@ -20,6 +23,7 @@ import fcntl
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,14 +33,17 @@ from typing import Final
 import msgpack
 
 from bench import cli, mpqueue
-from bench.recorder import Recorder
+from bench.recorder import RecordedLog, Recorder
 from bench.stats import Table, fmt, goal, median, percentile, ratio
 from bench.stream import SCREENSHOT_BYTES, EventStream
+from server.stores.sqlite import SQLiteStore
+from server.stores.store import Store
 from server.streaming.intake import Intake, IntakeLimits
-from server.streaming.log import AuditLog, LogLimits
+from server.streaming.log import LogLimits
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-SYSTEMS: Final = ("pipe", "stdout", "manager")
+SYSTEMS: Final = ("pipe", "pipe+sqlite", "pipe+sqlite-early", "stdout", "manager")
+STORES: Final = {"pipe+sqlite": True, "pipe+sqlite-early": False}  # durable visibility
 PIPE_SIZE: Final = 1024 * 1024  # F_SETPIPE_SZ: big frames cross in fewer reads
 RUN_LIMIT_SECONDS: Final = 120.0
 PACED_RATE: Final = 1000.0
@@ -78,13 +85,37 @@ def event_bytes(screenshots: bool) -> float:
     return sum(sizes) / len(sizes)
 
 
-def new_log(count: int, screenshots: bool) -> AuditLog:
+def new_recorder(
+    count: int, screenshots: bool, store: Store | None = None, durable: bool = True
+) -> Recorder:
     per_event = SCREENSHOT_BYTES * 2 if screenshots else 4096
-    return AuditLog("bench", LogLimits(max_events=count + 16, max_bytes=(count + 16) * per_event))
+    limits = LogLimits(max_events=count + 16, max_bytes=(count + 16) * per_event)
+    log = RecordedLog("bench", limits, store, durable_visibility=durable)
+    recorder = log.recorder = Recorder(log)
+    return recorder
 
 
-async def run_ours(mode: str, count: int, rate: float, screenshots: bool) -> Run:
-    recorder = Recorder(new_log(count, screenshots))
+async def run_stored(system: str, count: int, rate: float, screenshots: bool) -> Run:
+    with tempfile.TemporaryDirectory(prefix="veritas-ipc-") as folder:
+        store = SQLiteStore(Path(folder) / "bench.sqlite3")
+        await store.open()
+        try:
+            recorder = new_recorder(count, screenshots, store, STORES[system])
+            return await run_ours("pipe", count, rate, screenshots, recorder=recorder, store=store)
+        finally:
+            await store.close()
+
+
+async def run_ours(
+    mode: str,
+    count: int,
+    rate: float,
+    screenshots: bool,
+    *,
+    recorder: Recorder | None = None,
+    store: Store | None = None,
+) -> Run:
+    recorder = recorder or new_recorder(count, screenshots)
     intake = Intake(recorder, audit_id="bench", mode=mode, limits=IntakeLimits())
     ipc = _pipe(PIPE_SIZE) if mode == "pipe" else None
     out_r, out_w = os.pipe()
@@ -109,6 +140,8 @@ async def run_ours(mode: str, count: int, rate: float, screenshots: bool) -> Run
             proc.kill()
             await proc.wait()
         intake.finish(count_unmatched=False)
+        if store is not None:
+            await store.flush()  # the last batch becomes visible
     return _finish(recorder, t0, cpu0, count, f"{mode} emitter exited {proc.returncode}")
 
 
@@ -121,7 +154,7 @@ def _pipe(size: int) -> tuple[int, int]:
 
 
 async def run_manager(count: int, rate: float, screenshots: bool) -> Run:
-    recorder = Recorder(new_log(count, screenshots))
+    recorder = new_recorder(count, screenshots)
     cpu0, t0 = time.process_time(), time.monotonic_ns()
     queue_run = await mpqueue.run(recorder, count, rate, screenshots, RUN_LIMIT_SECONDS)
     run = _finish(recorder, t0, cpu0, count, "manager producer")
@@ -155,6 +188,8 @@ async def run_one(system: str, kind: str, sizes: Sizes) -> Run:
         count, rate, shots = sizes.paced, PACED_RATE, False
     if manager:
         return await run_manager(count, rate, shots)
+    if system in STORES:
+        return await run_stored(system, count, rate, shots)
     return await run_ours(system, count, rate, shots)
 
 
@@ -208,7 +243,7 @@ def report(rows: dict[str, Row], sizes: Sizes, mode: str) -> str:
             fmt(row.reader_us, 2), fmt(row.child_us, 2),
         )  # fmt: skip
     base = rows.get("manager")
-    for system in ("pipe", "stdout"):
+    for system in SYSTEMS[:-1]:
         if base is not None and system in rows:
             table.note(_ratios(system, rows[system], base))
     table.note(
@@ -216,9 +251,13 @@ def report(rows: dict[str, Row], sizes: Sizes, mode: str) -> str:
         f"{sizes.shots} (manager {sizes.shots_manager}), paced: {sizes.paced:,} at "
         f"{PACED_RATE:,.0f}/s; latency = child monotonic_ns stamp -> event in the log"
     )
-    if base is not None and "pipe" in rows:
-        times = ratio(rows["pipe"].events_s, base.events_s)
-        table.note(f"goal pipe >= 50x manager events/s: {fmt(times, 1)}x, {goal(times >= 50)}")
+    for system in ("pipe+sqlite", "pipe"):
+        if base is not None and system in rows:
+            times = ratio(rows[system].events_s, base.events_s)
+            table.note(
+                f"goal {system} >= 50x manager events/s: {fmt(times, 1)}x, {goal(times >= 50)}"
+            )
+    table.note("with a store, an event counts (throughput, latency) once it is visible")
     return table.render()
 
 

@@ -159,19 +159,28 @@ class Ours:
 
 
 @contextlib.asynccontextmanager
-async def ours(folder: Path, events: int, rate: float) -> AsyncIterator[Ours]:
+async def ours(
+    folder: Path, events: int, rate: float, store: str = "durable"
+) -> AsyncIterator[Ours]:
+    """`store`: "durable" (SQLite, events visible once committed: the server's default),
+    "durable-normal" (the same with `synchronous=NORMAL`: no fsync per commit, so safe from
+    a killed process but not from power loss), "early" (SQLite, events visible before
+    their commit: the design before group commit), "memory" (no store)."""
     start_file = folder / "go"
     emitter = f"{sys.executable} -m bench.emitter --count {events} --rate {rate}"
     env = {
         **os.environ,
         "VERITAS_WORKER_COMMAND": f"{emitter} --start-file {start_file}",
         "VERITAS_ALLOW_PRIVATE_TARGETS": "1",
+        "VERITAS_DURABLE_VISIBILITY": "0" if store == "early" else "1",
+        "VERITAS_STORE_SYNCHRONOUS": "NORMAL" if store == "durable-normal" else "FULL",
         "PYTHONPATH": str(ROOT),
     }
+    data_dir = "" if store == "memory" else str(folder / "data")
 
     def argv(port: int) -> list[str]:
         return [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-                "--data-dir", ""]  # fmt: skip
+                "--data-dir", data_dir]  # fmt: skip
 
     async with listening(argv, folder / "ours.log", env) as (proc, port):
         try:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
+
+import orjson
 
 from protocol.errors import LineError, LineTooLong, SchemaError
 from protocol.events import EVENT_SPECS, Event, from_wire, to_wire
@@ -47,12 +50,42 @@ def to_json_map(event: Event) -> dict[str, Any]:
     return wire
 
 
-# One encoder for every event: `json.dumps` with options builds a new one on each call.
+# The reference encoding: the standard library's, compact and ASCII-only. One encoder for
+# every event: `json.dumps` with options builds a new one on each call.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+# Where orjson's output can differ from the reference: non-ASCII text (kept raw, not
+# escaped), DEL (raw, not `\u007f`), and floats below 1e-4 (`0.00001` for `1e-05`,
+# `1e-9` for `1e-09`). Anything else it writes is the reference byte for byte.
+_SHORT_EXPONENT: Final = re.compile(rb"\de-")
 
 
 def to_json(event: Event) -> str:
-    """Compact, ASCII-only JSON: no raw newline can appear, and any Unicode survives."""
+    """Compact, ASCII-only JSON: no raw newline can appear, and any Unicode survives.
+
+    orjson makes it (several times faster); the output is checked for the few forms where
+    orjson differs from the standard library's encoding, which then makes it instead, so
+    the text is always the same (tests/protocol/test_jsonlines.py compares the two).
+    """
+    wire = to_json_map(event)
+    try:
+        fast = orjson.dumps(wire)
+    except TypeError:  # what orjson does not take (a key that is not text): the reference
+        return _ENCODER.encode(wire)
+    if fast.isascii() and not _needs_reference(fast):
+        return fast.decode("ascii")
+    return _ENCODER.encode(wire)
+
+
+def _needs_reference(encoded: bytes) -> bool:
+    return (
+        b"\x7f" in encoded
+        or b"0.0000" in encoded
+        or (b"e-" in encoded and _SHORT_EXPONENT.search(encoded) is not None)
+    )
+
+
+def to_json_reference(event: Event) -> str:
+    """The standard library's encoding, which `to_json` must equal (for tests, benchmarks)."""
     return _ENCODER.encode(to_json_map(event))
 
 

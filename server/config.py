@@ -59,8 +59,10 @@ class ServerConfig:
     max_log_bytes: int = 64 * 1024 * 1024
     max_finished_logs: int = 32  # finished audits kept in memory; older ones come from the store
     # durability: the store, retention, shutdown
-    store_batch_ms: float = 50.0  # an appended event waits at most this long for its commit
-    store_batch_events: int = 512  # ... or until this many are waiting
+    store_batch_ms: float = 0.0  # the writer waits this long to gather a batch; 0: commits at once
+    store_batch_events: int = 512  # about the most events one transaction holds
+    # Events reach subscribers only once committed; off only to measure what that costs.
+    durable_visibility: bool = True
     store_max_pending_bytes: int = 64 * 1024 * 1024  # uncommitted event data held in memory
     store_synchronous: str = "FULL"  # SQLite fsync policy: FULL, NORMAL (SIGKILL-safe), OFF
     retention_max_audits: int = 10_000  # 0: no limit by count
@@ -243,6 +245,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_STORE_BATCH_EVENTS": ("store_batch_events", int),
     "VERITAS_STORE_MAX_PENDING_BYTES": ("store_max_pending_bytes", int),
     "VERITAS_STORE_SYNCHRONOUS": ("store_synchronous", lambda s: s.strip().upper()),
+    "VERITAS_DURABLE_VISIBILITY": ("durable_visibility", _flag),
     "VERITAS_RETENTION_MAX_AUDITS": ("retention_max_audits", int),
     "VERITAS_RETENTION_MAX_AGE_DAYS": ("retention_max_age_days", float),
     "VERITAS_RETENTION_INTERVAL": ("retention_interval", float),

@@ -40,8 +40,8 @@ def violations(package: str, allowed: set[str]) -> list[str]:
     ]
 
 
-def test_protocol_imports_only_the_standard_library_and_msgpack() -> None:
-    allowed = set(sys.stdlib_module_names) | {"msgpack", "protocol"}
+def test_protocol_imports_only_the_standard_library_msgpack_and_orjson() -> None:
+    allowed = set(sys.stdlib_module_names) | {"msgpack", "orjson", "protocol"}
     assert violations("protocol", allowed) == []
 
 

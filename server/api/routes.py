@@ -169,15 +169,17 @@ def _limit(raw: str | None, config: ServerConfig) -> int:
 async def healthz(request: web.Request) -> web.Response:
     scheduler: Scheduler = request.app[SCHEDULER]
     subscribers = request.app[SUBSCRIBERS]
-    return web.json_response(
-        {
-            "status": "ok",
-            "running": scheduler.running,
-            "queued": scheduler.queued,
-            "subscribers": subscribers.active,
-            "slow_subscribers_closed": subscribers.dropped,
-        }
-    )
+    failure = scheduler.failure  # the store has stopped: audits cannot be kept
+    body: dict[str, Any] = {
+        "status": "ok" if failure is None else "failing",
+        "running": scheduler.running,
+        "queued": scheduler.queued,
+        "subscribers": subscribers.active,
+        "slow_subscribers_closed": subscribers.dropped,
+    }
+    if failure is not None:
+        body["error"] = {"code": "store_unavailable", "message": failure, "field": None}
+    return web.json_response(body, status=200 if failure is None else 503)
 
 
 def add_routes(app: web.Application) -> None:

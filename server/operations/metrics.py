@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from server.stores.store import AuditRecord, AuditStatus, Store, StoredEvent
+from server.stores.store import AuditRecord, AuditStatus, CommitListener, Store, StoredEvent
 
 if TYPE_CHECKING:
     from server.streaming.runner import WorkerReport
@@ -213,9 +213,24 @@ class MeteredStore:
     async def update_audit(self, audit_id: str, **changes: Any) -> None:
         await self.inner.update_audit(audit_id, **changes)
 
+    @property
+    def failure(self) -> str | None:
+        return self.inner.failure
+
+    def append_events(
+        self,
+        audit_id: str,
+        events: Sequence[StoredEvent],
+        listener: CommitListener | None = None,
+    ) -> bool:
+        accepted = self.inner.append_events(audit_id, events, listener)
+        if accepted:
+            self.metrics.event_appended(len(events))
+        return accepted
+
     def append_event(self, audit_id: str, event: StoredEvent) -> None:
-        self.metrics.event_appended()
         self.inner.append_event(audit_id, event)
+        self.metrics.event_appended()
 
     async def flush(self) -> None:
         await self.inner.flush()

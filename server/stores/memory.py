@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from server.stores.store import FINISHED, AuditRecord, AuditStatus, StoredEvent
+from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 
 class MemoryStore:
@@ -15,6 +15,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._audits: dict[str, AuditRecord] = {}
         self._events: dict[str, list[StoredEvent]] = {}
+        self.failure: str | None = None  # it never fails
 
     async def open(self) -> None:
         return None
@@ -29,8 +30,20 @@ class MemoryStore:
     async def update_audit(self, audit_id: str, **changes: Any) -> None:
         self._audits[audit_id] = replace(self._audits[audit_id], **changes)
 
+    def append_events(
+        self,
+        audit_id: str,
+        events: Sequence[StoredEvent],
+        listener: CommitListener | None = None,
+    ) -> bool:
+        # Memory is as durable as this store gets: committed at once.
+        self._events[audit_id].extend(events)
+        if listener is not None and events:
+            listener.committed(events[-1].position)
+        return True
+
     def append_event(self, audit_id: str, event: StoredEvent) -> None:
-        self._events[audit_id].append(event)
+        self.append_events(audit_id, (event,))
 
     async def flush(self) -> None:
         return None

@@ -3,21 +3,27 @@
 The event loop never runs a SQLite call: every statement runs on one dedicated thread
 that owns the connection, so reads and writes are ordered exactly as they were issued.
 
-Writes form one ordered pipeline. `append_event` only queues the entry in memory; a
-writer task commits what is queued as one transaction every `batch_interval` seconds, or
-at once when `batch_max_events` are waiting, when `flush()` is awaited, or when an
-awaited write (`create_audit`, `update_audit`, `prune`) is queued. Because an awaited
-write joins the same pipeline, a record change is never committed ahead of the events
-appended before it: a stored audit marked finished always holds its terminal event.
+Writes form one ordered pipeline. `append_events` only queues a batch of entries in
+memory; a writer task commits whatever is queued as one transaction (group commit): it
+starts as soon as there is work (after `batch_interval` seconds, when set, to gather
+more), and what is queued during a commit forms the next one. After each commit the
+batches' listeners (the audit logs) are told, in order, and only then do subscribers see
+those events: whatever a client saw is on disk. An awaited write (`create_audit`,
+`update_audit`, `prune`) joins the same pipeline, in a savepoint of its own, so a record
+change is never committed ahead of the events appended before it, and its own failure (a
+duplicate id) is its caller's error alone.
 
-What a crash (SIGKILL, power loss with `synchronous=FULL` aside) can lose: the events
-appended since the last committed batch, that is at most the last `batch_interval`
-seconds of events plus the batch being written. Nothing a subscriber saw as finished:
-the service awaits `flush()` before it shows a terminal event.
+Anything else that fails in a commit stops the store (fail-stop): the positions of the
+lost batch were promised to live logs, so writing later events after them would break
+the promise that an id always names the same event. `failure` then says why, every
+waiter and listener is told, and every later write raises `StoreUnavailable`; the
+service reports it on /healthz and refuses new audits with 503. Text that SQLite cannot
+store (lone surrogates) is refused before it is queued (`StoreRefused`), so no request
+or event can stop the writer.
 
 The queue is bounded by `max_pending_bytes`. Past the bound (the disk has stalled for a
-long time) non-terminal events are not persisted: they are counted in `dropped_events`
-and logged, live subscribers still get them, and terminal events are always kept.
+long time) batches of non-terminal events are refused (`append_events` returns False):
+their log counts them as dropped and never shows them; terminal events are always kept.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from protocol.events import TERMINAL_TYPES
-from server.errors import ServerError
-from server.stores.store import FINISHED, AuditRecord, AuditStatus, StoredEvent
+from server.stores.errors import StoreError, StoreRefused, StoreUnavailable
+from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 SCHEMA_VERSION: Final = 1
 _COLUMNS: Final = tuple(f.name for f in fields(AuditRecord))  # the order of SELECT results
@@ -78,14 +84,10 @@ CREATE TABLE events (
 """
 
 
-class StoreError(ServerError):
-    """The data directory cannot be used, or a write to it failed."""
-
-
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
-    batch_interval: float = 0.05  # seconds an appended event may wait before its commit
-    batch_max_events: int = 512  # a batch this large is committed without waiting; the cap
+    batch_interval: float = 0.0  # seconds the writer waits to gather a batch; 0: at once
+    batch_max_events: int = 512  # about the most events one transaction holds
     max_pending_bytes: int = 64 * 1024 * 1024  # queued, uncommitted event data
     synchronous: str = "FULL"  # SQLite's fsync policy; NORMAL survives SIGKILL, not power loss
     busy_timeout: float = 5.0
@@ -99,7 +101,17 @@ class _Write:
     future: asyncio.Future[Any]
 
 
-_Item = tuple[str, StoredEvent] | _Write
+@dataclass(slots=True)
+class _Events:
+    """A batch of one audit's events, and who to tell once they are durable."""
+
+    audit_id: str
+    events: Sequence[StoredEvent]
+    listener: CommitListener | None
+    size: int
+
+
+_Item = _Events | _Write
 
 
 class SQLiteStore:
@@ -114,6 +126,7 @@ class SQLiteStore:
         self.path = Path(path)
         self.settings = settings or StoreSettings()
         self.dropped_events = 0
+        self.failure: str | None = None
         self._on_batch = on_batch
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
@@ -175,21 +188,34 @@ class SQLiteStore:
         sql = f"UPDATE audits SET {assignments} WHERE id = ?"
         await self._write(lambda db: db.execute(sql, (*row.values(), audit_id)))
 
-    def append_event(self, audit_id: str, event: StoredEvent) -> None:
+    def append_events(
+        self,
+        audit_id: str,
+        events: Sequence[StoredEvent],
+        listener: CommitListener | None = None,
+    ) -> bool:
+        self._check_working()
         if self._closing or self._executor is None:
             # Late appends during shutdown (a worker's last words) must not crash the log.
-            self._drop(audit_id, event)
-            return
-        size = len(event.data)
+            self._drop(audit_id, events)
+            return False
+        for event in events:
+            _check_text(event.data, "event data")
+        size = sum(len(event.data) for event in events)
         over = self._pending_bytes + size > self.settings.max_pending_bytes
-        if over and event.type not in TERMINAL_TYPES:
-            self._drop(audit_id, event)
-            return
-        self._enqueue((audit_id, event), size)
-        if len(self._pending) >= self.settings.batch_max_events:
+        if over and not any(event.type in TERMINAL_TYPES for event in events):
+            self._drop(audit_id, events)
+            return False
+        self._enqueue(_Events(audit_id, events, listener, size))
+        if self._pending_events() >= self.settings.batch_max_events:
             self._wake(urgent=True)
+        return True
+
+    def append_event(self, audit_id: str, event: StoredEvent) -> None:
+        self.append_events(audit_id, (event,))
 
     async def flush(self) -> None:
+        self._check_working()
         target = self._queued
         if self._committed >= target:
             return
@@ -278,42 +304,54 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 
+    def _check_working(self) -> None:
+        if self.failure is not None:
+            raise StoreUnavailable(self.failure)
+
     async def _write(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
+        self._check_working()
         if self._closing or self._executor is None:
             raise RuntimeError("write to a store that is not open")
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Write(run, future), 0)
+        self._enqueue(_Write(run, future))
         self._wake(urgent=True)
         return await future
 
-    def _enqueue(self, item: _Item, size: int) -> None:
+    def _enqueue(self, item: _Item) -> None:
         self._pending.append(item)
-        self._pending_bytes += size
+        if isinstance(item, _Events):
+            self._pending_bytes += item.size
         self._queued += 1
         self._wake(urgent=False)
+
+    def _pending_events(self) -> int:
+        return sum(len(item.events) for item in self._pending if isinstance(item, _Events))
 
     def _wake(self, *, urgent: bool) -> None:
         self._has_work.set()
         if urgent:
             self._urgent.set()
 
-    def _drop(self, audit_id: str, event: StoredEvent) -> None:
-        self.dropped_events += 1
+    def _drop(self, audit_id: str, events: Sequence[StoredEvent]) -> None:
+        self.dropped_events += len(events)
         logger.warning(
-            "event %d (%s) not persisted: the store is closed or its backlog is full",
-            event.position,
-            event.type,
+            "%d events from position %d not persisted: the store is closed or its backlog is full",
+            len(events),
+            events[0].position if events else 0,
             extra={"audit_id": audit_id},
         )
 
     async def _write_loop(self) -> None:
-        while not (self._closing and not self._pending):
-            await self._has_work.wait()
-            if not self._urgent.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.batch_interval):
-                        await self._urgent.wait()
-            await self._write_pending()
+        try:
+            while not (self._closing and not self._pending):
+                await self._has_work.wait()
+                if self.settings.batch_interval > 0 and not self._urgent.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.settings.batch_interval):
+                            await self._urgent.wait()
+                await self._write_pending()
+        except Exception as exc:  # fail-stop: see the module docstring
+            self._fail(f"the store's writer failed: {exc!r}")
 
     async def _write_pending(self) -> None:
         batch = self._take_batch()
@@ -322,19 +360,28 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         # Shielded: once handed to the thread the batch is written, and its waiters told.
         outcome = await asyncio.shield(loop.run_in_executor(self._executor, self._commit, batch))
+        if isinstance(outcome, BaseException):
+            self._fail(f"a commit of {len(batch)} writes failed: {outcome}", batch)
+            return
         self._committed += len(batch)
-        events = sum(1 for item in batch if not isinstance(item, _Write))
+        events = sum(len(item.events) for item in batch if isinstance(item, _Events))
         if events and self._on_batch is not None:
             self._on_batch(events)
         self._settle(batch, outcome)
 
     def _take_batch(self) -> list[_Item]:
-        """At most `batch_max_events` items, oldest first: one transaction stays short, so
+        """About `batch_max_events` events, oldest first: one transaction stays short, so
         the thread never holds the interpreter long; a remainder is written right after."""
         limit = self.settings.batch_max_events
-        batch, self._pending = self._pending[:limit], self._pending[limit:]
+        taken = count = 0
+        for item in self._pending:
+            taken += 1
+            count += len(item.events) if isinstance(item, _Events) else 0
+            if count >= limit:
+                break
+        batch, self._pending = self._pending[:taken], self._pending[taken:]
         if self._pending:
-            self._pending_bytes = sum(len(i[1].data) for i in self._pending if isinstance(i, tuple))
+            self._pending_bytes = sum(i.size for i in self._pending if isinstance(i, _Events))
             self._urgent.set()
         else:
             self._pending_bytes = 0
@@ -342,8 +389,9 @@ class SQLiteStore:
             self._urgent.clear()
         return batch
 
-    def _commit(self, batch: list[_Item]) -> list[Any] | StoreError:
-        """On the store's thread: one transaction for the batch; the writes' results, in order."""
+    def _commit(self, batch: list[_Item]) -> list[Any] | BaseException:
+        """On the store's thread: one transaction for the batch; each write's result or
+        own error, in order; or the error that stopped the whole batch."""
         db = self._connection
         if db is None:
             return StoreError("the store has no connection")
@@ -354,35 +402,61 @@ class SQLiteStore:
                 for item in batch:
                     if isinstance(item, _Write):
                         _insert_events(db, rows)
-                        results.append(item.run(db))
+                        results.append(_in_savepoint(db, item.run, self.path))
                     else:
-                        rows.append((item[0], item[1].position, item[1].type, item[1].data))
+                        rows.extend(
+                            (item.audit_id, e.position, e.type, e.data) for e in item.events
+                        )
                 _insert_events(db, rows)
-        except (sqlite3.Error, StoreError) as exc:
-            logger.error("store batch of %d writes failed: %s", len(batch), exc)
-            return StoreError(f"{self.path}: {exc}")
+        except Exception as exc:
+            return exc
         return results
 
-    def _settle(self, batch: list[_Item], outcome: list[Any] | StoreError) -> None:
-        writes = [item for item in batch if isinstance(item, _Write)]
-        for index, write in enumerate(writes):
-            if write.future.done():
+    def _settle(self, batch: list[_Item], outcome: list[Any]) -> None:
+        results = iter(outcome)
+        for item in batch:
+            if isinstance(item, _Events):
+                if item.listener is not None and item.events:
+                    item.listener.committed(item.events[-1].position)
                 continue
-            if isinstance(outcome, StoreError):
-                write.future.set_exception(outcome)
+            result = next(results)
+            if item.future.done():
+                continue
+            if isinstance(result, StoreError):
+                item.future.set_exception(result)
             else:
-                write.future.set_result(outcome[index])
+                item.future.set_result(result)
         waiting = []
         for target, future in self._flushers:
             if target > self._committed:
                 waiting.append((target, future))
             elif not future.done():
-                # A failed batch fails the flush that waited on it: durability was not reached.
-                if isinstance(outcome, StoreError):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(None)
+                future.set_result(None)
         self._flushers = waiting
+
+    def _fail(self, reason: str, batch: Sequence[_Item] = ()) -> None:
+        """Stop: nothing queued or in `batch` will be written; everyone waiting is told."""
+        logger.critical("%s; the store accepts no more writes", reason)
+        self.failure = reason
+        error = StoreUnavailable(reason)
+        items, self._pending = [*batch, *self._pending], []
+        self._pending_bytes = 0
+        for item in items:
+            if isinstance(item, _Events):
+                if item.listener is not None:
+                    item.listener.failed(reason)
+            elif not item.future.done():
+                item.future.set_exception(error)
+        for _, future in self._flushers:
+            if not future.done():
+                future.set_exception(error)
+        self._flushers = []
+        self._writer_task_done()
+
+    def _writer_task_done(self) -> None:
+        # The loop ends with the failure; close() then only releases the file.
+        self._closing = True
+        self._has_work.set()
 
     def _connect(self) -> None:
         try:
@@ -430,6 +504,32 @@ def _prepare(db: sqlite3.Connection, settings: StoreSettings) -> None:
     if row is None or row[0] != SCHEMA_VERSION:
         found = None if row is None else row[0]
         raise StoreError(f"schema version {found}, this server reads {SCHEMA_VERSION}")
+
+
+def _in_savepoint(
+    db: sqlite3.Connection, run: Callable[[sqlite3.Connection], Any], path: Path
+) -> Any:
+    """One awaited write inside the batch: a constraint it breaks (a duplicate id) is its own
+    failure, rolled back and returned to its caller, and the batch goes on; any other error
+    (locked, I/O) fails the batch."""
+    db.execute("SAVEPOINT write")
+    try:
+        result = run(db)
+    except sqlite3.IntegrityError as exc:
+        db.execute("ROLLBACK TO write")
+        db.execute("RELEASE write")
+        return StoreError(f"{path}: {exc}")
+    db.execute("RELEASE write")
+    return result
+
+
+def _check_text(text: str, what: str) -> None:
+    """SQLite stores UTF-8: text that cannot be encoded is refused before it is queued."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise StoreRefused(f"{what} is not valid Unicode: {exc.reason}") from exc
 
 
 def _insert_events(db: sqlite3.Connection, rows: list[tuple[str, int, str, str]]) -> None:
@@ -485,6 +585,9 @@ def _record_row(values: AuditRecord | dict[str, Any]) -> dict[str, Any]:
     if isinstance(values, AuditRecord):
         values = {name: getattr(values, name) for name in _COLUMNS}
     row = dict(values)
+    for name, value in row.items():
+        if isinstance(value, str):
+            _check_text(value, name)
     if "security_modules" in row and row["security_modules"] is not None:
         row["security_modules"] = json.dumps(list(row["security_modules"]))
     if "result" in row and row["result"] is not None:

@@ -5,9 +5,11 @@ and keeps the same entries for history and for restarts. An event is stored as t
 JSON text sent in its SSE `data:` line, with its position and type, so a stored audit
 replays byte-identically: `protocol.sse.encode_message(data, event=type, id=position)`.
 
-`append_event` never waits on I/O (the log calls it on every event, on the event loop);
-`flush` makes everything appended so far durable and is awaited before a terminal event
-is shown to subscribers.
+Events are queued with `append_events` (never waits on I/O: the log calls it once per
+batch of events, on the event loop) and become durable in a later commit; the store then
+tells the batch's `CommitListener` (the log), which is when subscribers first see them.
+`flush` returns once everything appended before it is durable. A store whose writer has
+failed stops: `failure` says why, and every later write raises `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,19 @@ class StoredEvent:
     data: str  # the JSON text of the SSE data line, exactly
 
 
+class CommitListener(Protocol):
+    def committed(self, position: int) -> None:
+        """Every event appended with this listener up to `position` is durable."""
+
+    def failed(self, reason: str) -> None:
+        """The store stopped before the events appended with this listener were durable."""
+
+
 class Store(Protocol):
+    @property
+    def failure(self) -> str | None:
+        """None while the store works; why it stopped once its writer has failed."""
+
     async def open(self) -> None: ...
     async def close(self) -> None:
         """Flush what is pending, then release the store."""
@@ -55,8 +69,20 @@ class Store(Protocol):
     async def update_audit(self, audit_id: str, **changes: Any) -> None:
         """Set fields of AuditRecord (status, started_at, finished_at, result, error_code ...)."""
 
+    def append_events(
+        self,
+        audit_id: str,
+        events: Sequence[StoredEvent],
+        listener: CommitListener | None = None,
+    ) -> bool:
+        """Queue events for one commit; never blocks. Positions arrive in order per audit.
+
+        False when the backlog is full (nothing queued; terminal events are always taken);
+        `StoreUnavailable` once the store has failed.
+        """
+
     def append_event(self, audit_id: str, event: StoredEvent) -> None:
-        """Queue an event for writing; never blocks. Positions arrive in order per audit."""
+        """One event, no listener; `StoreUnavailable` once the store has failed."""
 
     async def flush(self) -> None:
         """Return once every event appended before the call is durable."""

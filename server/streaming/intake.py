@@ -15,8 +15,11 @@ read while the previous chunk is still being handed on, and the sink never block
     stderr  text, logged (bounded) and kept as a short tail for crash messages
 
 The `Sequencer` accepts each worker `seq` once, whichever channel brings it first, and holds
-early arrivals in a bounded reorder buffer. Process supervision lives in
-`server.streaming.runner`; the benchmarks drive an `Intake` directly with a synthetic emitter.
+early arrivals in a bounded reorder buffer. Work is per read, not per event: all frames
+or lines of one read are decoded, validated and de-duplicated, then handed to the sink in
+one `extend` (one batch for the log and the store, one wake-up of the subscribers).
+Process supervision lives in `server.streaming.runner`; the benchmarks drive an `Intake`
+directly with a synthetic emitter.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ DEFAULT_LOG_LINE_CHARS: Final = 2000
 
 class EventSink(Protocol):
     def append(self, event: Event) -> None: ...
+    def extend(self, events: list[Event]) -> None:
+        """A read's worth of events, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +267,7 @@ class Intake:
         self._stdout_log = BoundedLog(audit_id, "stdout", limits.log_lines, limits.log_line_chars)
         self._stderr_log = BoundedLog(audit_id, "stderr", limits.log_lines, limits.log_line_chars)
         self._readers: dict[str, ChannelReader] = {}
+        self._outbox: list[Event] = []  # accepted during the current read, in order
         self._on_pipe = mode != "stdout"  # events are expected from the ipc pipe
         self._pipe_broken = False
         self._closed = False
@@ -323,6 +329,7 @@ class Intake:
     def finish(self, *, count_unmatched: bool) -> None:
         self.close()
         self.sequencer.finish(count_unmatched=count_unmatched)
+        self._hand_on()
         if self.sequencer.gaps:
             logger.warning(
                 "audit %s: %d gaps in the worker's seq numbers were skipped",
@@ -344,6 +351,8 @@ class Intake:
                 self._offer(event, "pipe")
         except ProtocolError as exc:
             self._break_pipe(f"bad frame from the worker: {exc}")
+        finally:
+            self._hand_on()
 
     def _pipe_end(self) -> None:
         if self._frames.buffered and not (self._closed or self._pipe_broken):
@@ -369,6 +378,12 @@ class Intake:
         if self._closed:
             return
         self._lines.feed(data)
+        try:
+            self._stdout_items()
+        finally:
+            self._hand_on()
+
+    def _stdout_items(self) -> None:
         while True:
             try:
                 item = next(self._lines)
@@ -422,14 +437,20 @@ class Intake:
             self.result = event["result"]
         elif event.type == "phase_error":
             self.last_error = event["error"]
-        self._sink.append(event)
+        self._outbox.append(event)
+
+    def _hand_on(self) -> None:
+        if self._outbox:
+            batch, self._outbox = self._outbox, []
+            self._sink.extend(batch)
 
     def _fall_back(self, reason: str) -> None:
         self._on_pipe = False
         self.fallbacks.append(reason)
         self.sequencer.stop_comparing()
         logger.warning("audit %s: falling back to stdout: %s", self.audit_id, reason)
-        self._sink.append(fallback_event(reason))
+        self._outbox.append(fallback_event(reason))  # in its place among the events
+        self._hand_on()
 
 
 def fallback_event(reason: str) -> Event:

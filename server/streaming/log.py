@@ -2,9 +2,19 @@
 
 Subscribers are cursors into the log (server/streaming/sse.py): they read the encoded bytes after
 their position and wait for the log to grow. The log never waits for them, so a slow
-reader only falls behind on its own cursor. Every entry is also handed to the `Store`
-as it is appended (the exact JSON text of the SSE `data:` line), so a finished audit can
-be rebuilt from the store into the same log and replayed byte for byte by the same code.
+reader only falls behind on its own cursor.
+
+Visible means durable. Every batch of appended events (one read from the worker) gets its
+positions at once and is handed to the `Store` as one batch (the exact JSON text of each
+SSE `data:` line); the entries wait, staged, until the store has committed them, and only
+then do subscribers see them, woken once per commit. So whatever id a client has seen
+names the same event after any crash, and the restarted server's terminal event comes
+after it. Without a store (tests, benchmarks) or with `durable_visibility` off (the
+benchmarks' baseline), events are visible at once and only the terminal event waits for
+the store's flush.
+
+A store that fails stops the log: `failure` says why, staged entries are never shown, and
+subscribers' streams end (a reconnect is refused with 503 while the store is down).
 
 The log is bounded (`LogLimits`): past the limit worker events are dropped and counted,
 but one slot is always kept for the terminal event, after which the log is closed.
@@ -14,12 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from protocol.events import Event
 from protocol.jsonlines import to_json
 from protocol.sse import encode_message
+from server.stores.errors import StoreUnavailable
 from server.stores.store import Store, StoredEvent
 
 
@@ -30,17 +41,28 @@ class LogLimits:
 
 
 class AuditLog:
-    """Append with `append`, read with `read`, wait for growth with `wait`."""
+    """Append with `append`/`extend`, read with `read`, wait for growth with `wait`."""
 
-    def __init__(self, audit_id: str, limits: LogLimits, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        audit_id: str,
+        limits: LogLimits,
+        store: Store | None = None,
+        *,
+        durable_visibility: bool = True,
+    ) -> None:
         self.audit_id = audit_id
         self.limits = limits
-        self.dropped = 0  # events refused because the log was full
+        self.dropped = 0  # events refused because the log (or the store's backlog) was full
+        self.failure: str | None = None  # the store stopped: nothing more becomes visible
         self._store = store
-        self._entries: list[bytes] = []
-        self._appended_at: list[float] = []  # monotonic time of each entry: delivery latency
+        self._staged_mode = store is not None and durable_visibility
+        self._entries: list[bytes] = []  # visible
+        self._staged: list[bytes] = []  # positions after the visible ones, awaiting commit
+        self._appended_at: list[float] = []  # monotonic time of each position's append
         self._size = 0
-        self._closed = False  # the terminal event is in the log
+        self._terminal_at = 0  # the terminal event's position, once it has one
+        self._closed = False  # the terminal event is visible
         self._ending = False  # the terminal event is on its way: no more appends
         self._grown = asyncio.Event()
 
@@ -51,59 +73,101 @@ class AuditLog:
         """A log rebuilt from the store, for reading only: closed, since nothing appends to it."""
         log = cls(audit_id, limits)
         for entry in stored:
-            log._add(encode_message(entry.data, event=entry.type, id=entry.position))
+            log._stage(encode_message(entry.data, event=entry.type, id=entry.position))
+        log._show(len(log._staged))
         log._closed = log._ending = True
         return log
 
     def __len__(self) -> int:
+        """The number of visible entries: the highest id a subscriber can have seen."""
         return len(self._entries)
 
     @property
     def closed(self) -> bool:
-        """True once the terminal event is in: nothing more will ever be appended."""
+        """True once the terminal event is visible: nothing more will ever be appended."""
         return self._closed
 
+    @property
+    def ended(self) -> bool:
+        """Nothing more will become visible: closed, or stopped by a store failure."""
+        return self._closed or self.failure is not None
+
+    @property
+    def staged(self) -> int:
+        """Entries appended but not yet committed (so not yet visible)."""
+        return len(self._staged)
+
     def append(self, event: Event) -> int | None:
-        """Add an event; its position, or None when the log is full."""
-        if event.terminal:
-            raise TypeError("a terminal event ends the log: use `finish`")
+        """Add one event; its position, or None when it was dropped."""
+        return self.extend((event,))[0]
+
+    def extend(self, events: Iterable[Event]) -> list[int | None]:
+        """Add a batch of events (one read's worth) with one hand-over to the store;
+        each one's position, or None for each event dropped."""
         self._refuse_if_ending()
-        data = to_json(event)
-        if self._full(len(data)):
-            self.dropped += 1
-            return None
-        return self._publish(event, data)
+        stored: list[StoredEvent] = []
+        positions: list[int | None] = []
+        for event in events:
+            if event.terminal:
+                raise TypeError("a terminal event ends the log: use `finish`")
+            data = to_json(event)
+            if self._full(len(data)):
+                self.dropped += 1
+                positions.append(None)
+                continue
+            position = self._next_position
+            self._stage(encode_message(data, event=event.type, id=position))
+            stored.append(StoredEvent(position, event.type, data))
+            positions.append(position)
+        if stored and not self._hand_on(stored):
+            positions = [None] * len(positions)
+        return positions
 
     async def finish(self, terminal: Event) -> int:
         """Append the terminal event and close the log; its position.
 
-        Subscribers see the terminal event only once the store holds it: a client that saw
-        an audit end finds it ended after a crash too. The events before it were handed to
-        the store earlier, in order, so the same flush makes them durable as well.
+        Subscribers see the terminal event only once the store holds it (and every event
+        before it): a client that saw an audit end finds it ended after a crash too.
+        `StoreUnavailable` when the store has failed: the log then ends without it.
         """
         if not terminal.terminal:
             raise TypeError(f"{terminal.type} is not a terminal event")
         self._refuse_if_ending()
         self._ending = True
         data = to_json(terminal)
-        if self._store is not None:
-            position = len(self._entries) + 1
-            self._store.append_event(self.audit_id, StoredEvent(position, terminal.type, data))
+        position = self._terminal_at = self._next_position
+        self._stage(encode_message(data, event=terminal.type, id=position))
+        if self._store is None:
+            self.committed(position)
+            return position
+        stored = StoredEvent(position, terminal.type, data)
+        try:
+            listener = self if self._staged_mode else None
+            if not self._store.append_events(self.audit_id, (stored,), listener):
+                raise StoreUnavailable("the store is closed")
             await self._store.flush()
-        return self._publish(terminal, data, store=False)
-
-    def _refuse_if_ending(self) -> None:
-        if self._ending:
-            raise RuntimeError(f"audit {self.audit_id}: append after the terminal event")
-
-    def _publish(self, event: Event, data: str, *, store: bool = True) -> int:
-        position = len(self._entries) + 1
-        self._add(encode_message(data, event=event.type, id=position))
-        if store and self._store is not None:
-            self._store.append_event(self.audit_id, StoredEvent(position, event.type, data))
-        self._closed = event.terminal
-        self._wake()
+        except StoreUnavailable as exc:
+            self.failed(str(exc))
+            raise
+        self.committed(position)  # already done by the store's commit in staged mode
         return position
+
+    # -- the store's CommitListener
+
+    def committed(self, position: int) -> None:
+        """Everything up to `position` is durable: show it, wake the subscribers once."""
+        count = position - len(self._entries)
+        if count > 0 and self.failure is None:
+            self._show(count)
+
+    def failed(self, reason: str) -> None:
+        """The store stopped: staged entries are never shown; subscribers' streams end."""
+        if self.failure is None:
+            self.failure = reason
+            self._staged.clear()
+            self._wake()
+
+    # -- reading
 
     def read(self, after: int, max_bytes: int) -> tuple[bytes, int]:
         """The encoded entries after position `after`, joined, up to about `max_bytes`.
@@ -121,25 +185,65 @@ class AuditLog:
         return b"".join(self._entries[after:end]), end
 
     async def wait(self, after: int) -> None:
-        """Return once the log holds more than `after` entries, or is closed."""
-        while len(self._entries) <= after and not self._closed:
+        """Return once the log shows more than `after` entries, or has ended."""
+        while len(self._entries) <= after and not self.ended:
             await self._grown.wait()
+
+    def appended_at(self, position: int) -> float:
+        """When the entry at `position` (1, 2, ...) was appended, on the monotonic clock."""
+        return self._appended_at[position - 1]
+
+    # -- inside
+
+    @property
+    def _next_position(self) -> int:
+        return len(self._entries) + len(self._staged) + 1
+
+    def _refuse_if_ending(self) -> None:
+        if self._ending:
+            raise RuntimeError(f"audit {self.audit_id}: append after the terminal event")
 
     def _full(self, data_size: int) -> bool:
         # The last slot and some bytes stay free for the terminal event.
         return (
-            len(self._entries) + 1 >= self.limits.max_events
+            self._next_position >= self.limits.max_events
             or self._size + data_size > self.limits.max_bytes
         )
 
-    def appended_at(self, position: int) -> float:
-        """When the entry at `position` (1, 2, ...) was added, on the monotonic clock."""
-        return self._appended_at[position - 1]
-
-    def _add(self, encoded: bytes) -> None:
-        self._entries.append(encoded)
+    def _stage(self, encoded: bytes) -> None:
+        self._staged.append(encoded)
         self._appended_at.append(time.monotonic())
         self._size += len(encoded)
+
+    def _hand_on(self, stored: list[StoredEvent]) -> bool:
+        """Give a staged batch to the store; False (and nothing kept) if it was refused."""
+        if self._store is None:
+            self.committed(stored[-1].position)
+            return True
+        if not self._staged_mode:
+            self.committed(stored[-1].position)  # visible first: the baseline's order
+            self._store.append_events(self.audit_id, stored)
+            return True
+        try:
+            accepted = self._store.append_events(self.audit_id, stored, self)
+        except StoreUnavailable as exc:
+            self.failed(str(exc))
+            return False
+        if not accepted:  # the store's backlog is full: these positions were never used
+            self._unstage(len(stored))
+            self.dropped += len(stored)
+        return accepted
+
+    def _unstage(self, count: int) -> None:
+        for _ in range(count):
+            self._size -= len(self._staged.pop())
+            self._appended_at.pop()
+
+    def _show(self, count: int) -> None:
+        shown, self._staged = self._staged[:count], self._staged[count:]
+        self._entries.extend(shown)
+        self._closed = self._terminal_at != 0 and len(self._entries) >= self._terminal_at
+        self._wake()
 
     def _wake(self) -> None:
         # Waiters hold the old Event; a fresh one serves the next growth.

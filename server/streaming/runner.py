@@ -8,6 +8,11 @@ so `Process.wait()` returns when the worker exits even if one of its own childre
 holds those pipes open; the wait for their end of stream is then bounded. Reading,
 de-duplication and fallback are the `Intake`'s job (server/streaming/intake.py).
 
+The worker dies with the server: on Linux it is spawned with the parent-death signal set
+to SIGKILL (`prctl(PR_SET_PDEATHSIG)` between fork and exec), so even a SIGKILLed server
+leaves no auditor running that a restart would not know of. (The signal follows the
+worker through `exec`; the worker's own children are its business.)
+
 Whatever happens, the sink gets `audit_started` once the process runs (unless the spawn
 failed) and exactly one terminal event last.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import logging
 import os
@@ -313,6 +319,7 @@ class _Supervision:
             pass_fds=(ipc_fd,) if ipc_fd is not None else (),
             start_new_session=True,
             env=_worker_env(self.config, ipc_fd),
+            preexec_fn=_die_with_server(),
         )
 
     async def _open_intake(
@@ -449,6 +456,28 @@ def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> N
     if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(sig)  # the worker may have left its group
+
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_server() -> Callable[[], None] | None:
+    """What the child runs between fork and exec: ask the kernel to SIGKILL it when the
+    server dies. None where there is no `prctl` (the worker then outlives a killed server)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    server = os.getpid()
+
+    def arm() -> None:  # in the child: no allocation-heavy work, no logging
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != server:  # the server died before the signal was armed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
 
 
 def _worker_args(

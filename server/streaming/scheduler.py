@@ -3,10 +3,14 @@
     queued --(a slot frees)--> running --(run_worker returns)--> complete | error
        \\--(DELETE)--> error (cancelled)        \\--(DELETE: task cancelled)--> error (cancelled)
 
-Each audit has one `AuditLog`. The runner appends to it through an `AuditSink`, which holds
-the terminal event back until the store has flushed every earlier event, so a client that
-sees the end can trust the history to be kept. The runner tasks belong to the scheduler:
-`close()` cancels and awaits every one of them.
+Each audit has one `AuditLog`. The runner appends to it through an `AuditSink` (a read's
+worth of events at a time), which holds the terminal event back for `AuditLog.finish`;
+the log shows nothing to subscribers before the store has committed it. The runner
+tasks belong to the scheduler: `close()` cancels and awaits every one of them.
+
+A store that has failed (`Store.failure`) makes the service refuse new audits with 503
+(`store_unavailable`); running audits go on to their end, but their logs stop showing
+events, since none can be made durable.
 
 `AuditHooks` is the one place that hears of audits starting and finishing (metrics).
 """
@@ -19,7 +23,7 @@ import random
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
@@ -28,6 +32,7 @@ from server.api.validation import AuditRequest
 from server.config import ServerConfig
 from server.errors import ApiError, QueueFull
 from server.operations.logs import audit_context
+from server.stores.errors import StoreError, StoreRefused
 from server.stores.screenshots import ScreenshotStore
 from server.stores.store import AuditRecord, Store
 from server.streaming.log import AuditLog
@@ -107,17 +112,29 @@ class AuditSink:
         self.result: Mapping[str, Any] | None = None
 
     def append(self, event: Event) -> None:
+        self.extend((event,))
+
+    def extend(self, events: Iterable[Event]) -> None:
+        batch = [self._kept(event) for event in events if not self._held_back(event)]
+        if batch and not self.audit.log.ended:
+            self.audit.log.extend(batch)
+
+    def _kept(self, event: Event) -> Event:
+        """The event as the log keeps it: a screenshot's image goes to its own store."""
+        if event.type == "screenshot" and self.screenshots is not None:
+            return self.screenshots.keep(self.audit.id, event)
+        return event
+
+    def _held_back(self, event: Event) -> bool:
         if event.terminal:
             if self.terminal is None:
                 self.terminal = event
             else:
                 logger.error("audit %s: second terminal event dropped", self.audit.id)
-            return
+            return True
         if event.type == "audit_result":
             self.result = event["result"]
-        elif event.type == "screenshot" and self.screenshots is not None:
-            event = self.screenshots.keep(self.audit.id, event)
-        self.audit.log.append(event)
+        return False
 
 
 class Scheduler:
@@ -162,16 +179,30 @@ class Scheduler:
 
     # -- submit and cancel ----------------------------------------------------------------
 
+    @property
+    def failure(self) -> str | None:
+        """Why the service cannot take audits now (its store has failed), or None."""
+        return self.store.failure
+
     async def submit(self, request: AuditRequest) -> Audit:
         """Queue a new audit (and start it if a slot is free); `QueueFull` past the limit."""
         if self._closing:
             raise ApiError(503, "shutting_down", "the server is shutting down")
+        self._refuse_if_failed()
         free_slot = self._running + len(self._queue) + self._reserved < self.config.max_workers
         if not free_slot and len(self._queue) + self._reserved >= self.config.max_queued:
             raise QueueFull(self.config.retry_after)
         self._reserved += 1
         try:
             audit = await self._create(request)
+        except StoreRefused as exc:
+            raise ApiError(400, "invalid", f"the request cannot be stored: {exc}") from exc
+        except StoreError as exc:
+            logger.error("a new audit could not be stored: %s", exc)
+            self._refuse_if_failed()
+            raise ApiError(
+                503, "store_unavailable", f"the audit could not be stored: {exc}"
+            ) from exc
         finally:
             self._reserved -= 1
         self._live[audit.id] = audit
@@ -192,7 +223,13 @@ class Scheduler:
             created_at=time.time(),
         )
         await self.store.create_audit(record)
-        audit = Audit(record, AuditLog(record.id, self.config.log_limits, self.store))
+        log = AuditLog(
+            record.id,
+            self.config.log_limits,
+            self.store,
+            durable_visibility=self.config.durable_visibility,
+        )
+        audit = Audit(record, log)
         audit.connect_to = tuple(str(rule) for rule in request.connect_to)
         audit.ca_pem = request.ca_pem
         queued = new_event(
@@ -200,6 +237,15 @@ class Scheduler:
         )
         audit.log.append(queued)
         return audit
+
+    def _refuse_if_failed(self) -> None:
+        if self.store.failure is not None:
+            raise ApiError(
+                503,
+                "store_unavailable",
+                f"the event store has failed, no audit can be kept: {self.store.failure}",
+                headers={"Retry-After": str(self.config.retry_after)},
+            )
 
     async def cancel(self, audit_id: str) -> Audit | None:
         """Stop an audit: dequeue it, or cancel its run and wait until its worker is gone."""
@@ -294,9 +340,13 @@ class Scheduler:
         # Counted before anyone can see the outcome, so a client that saw it finish and
         # then reads /metrics finds it counted.
         self.hooks.finished(audit, report)
-        await audit.log.finish(terminal)  # durable before any subscriber sees it
+        try:
+            await audit.log.finish(terminal)  # durable before any subscriber sees it
+        except StoreError as exc:
+            logger.error("audit %s: its end could not be stored: %s", audit.id, exc)
         self._retire(audit)
-        await self.store.update_audit(audit.id, **changes)
+        if self.store.failure is None:
+            await self._store_changes(audit, changes)
 
     def _terminal(self, sink: AuditSink, why: str) -> Event:
         terminal = sink.terminal
@@ -315,7 +365,13 @@ class Scheduler:
 
     async def _update(self, audit: Audit, **changes: Any) -> None:
         audit.record = replace(audit.record, **changes)
-        await self.store.update_audit(audit.id, **changes)
+        await self._store_changes(audit, changes)
+
+    async def _store_changes(self, audit: Audit, changes: Mapping[str, Any]) -> None:
+        try:
+            await self.store.update_audit(audit.id, **changes)
+        except StoreError as exc:  # the store is down: the audit runs on, reported unhealthy
+            logger.error("audit %s: its record could not be stored: %s", audit.id, exc)
 
     # -- shutdown -------------------------------------------------------------------------
 

@@ -68,7 +68,10 @@ def last_event_id(request: web.Request) -> int:
 
 
 def check_cursor(log: AuditLog, after: int) -> bool:
-    """False when there is nothing left to send (204); raises for a position never issued."""
+    """False when there is nothing left to send (204); raises for a position never issued,
+    and while the store that should make the rest durable has failed (503)."""
+    if log.failure is not None:
+        raise ApiError(503, "store_unavailable", f"the event store has failed: {log.failure}")
     if after > len(log):
         raise ApiError(
             400,
@@ -137,7 +140,7 @@ class Subscriber:
                     self._delivered(log, cursor, end)
                 cursor = end
                 continue
-            if log.closed or self.gone:
+            if log.ended or self.gone:
                 return
             try:
                 async with asyncio.timeout(self.settings.ping_interval):

@@ -58,3 +58,18 @@ def test_audits_benchmark_runs_real_audits_to_completion() -> None:
     row = next(line.split() for line in out.splitlines() if line.startswith("1 "))
     assert row[2] == "2/2", out  # both audits ended with audit_complete
     assert "POST /audits -> first event" in out
+
+
+def test_latency_benchmark_prints_every_store_setting() -> None:
+    out = run_benchmark("bench.latency")
+    assert "== Worker -> client latency at 1,000 events/s" in out
+    # Table rows only: eight cells (the notes below the table start with a setting too).
+    rows = {r[0]: r for r in (line.split() for line in out.splitlines()) if len(r) == 8}
+    for setting in ("durable", "normal", "early", "memory"):
+        assert rows[setting][-1] == "100", out  # the client got every event
+
+
+def test_steps_benchmark_prints_each_step_for_each_event() -> None:
+    out = run_benchmark("bench.steps")
+    assert "== Per-event steps" in out
+    assert "to_json (orjson, checked)" in out and "to_json_reference" in out

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.errors import LineError, LineTooLong, ProtocolError, SchemaError
-from protocol.events import EVENT_SPECS, Event
-from protocol.jsonlines import ForeignLine, LineDecoder, encode_line
-from tests.protocol.examples import example
+from protocol.events import EVENT_SPECS, Event, new_event
+from protocol.jsonlines import ForeignLine, LineDecoder, encode_line, to_json, to_json_reference
+from tests.protocol.examples import events, example
 
 
 def decode_all(data: bytes, chunk: int = 1 << 16) -> list[Event | ForeignLine]:
@@ -131,3 +131,36 @@ def test_random_bytes_raise_only_protocol_errors(data: bytes, chunk: int) -> Non
                 break
             except ProtocolError:
                 continue
+
+
+# -- the fast encoder against the reference, byte for byte
+
+any_text = st.text(st.characters(codec="utf-8"), max_size=30)  # events hold no lone surrogates
+odd_floats = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [1e-05, 1e-9, 5e-324, 1e16, 1.5e300, -0.0, 0.0001, 123456789012345.6]
+)
+
+
+@settings(max_examples=150)
+@given(events())
+def test_to_json_equals_the_standard_library_encoding_for_any_event(event: Event) -> None:
+    assert to_json(event) == to_json_reference(event)
+
+
+@settings(max_examples=150)
+@given(any_text, odd_floats, st.lists(st.integers(-(2**63), 2**63 - 1) | odd_floats))
+def test_to_json_equals_the_reference_for_odd_text_and_numbers(
+    message: str, number: float, values: list[float]
+) -> None:
+    event = new_event(
+        "log_entry", 1, ts=number if number >= 0 else 1.0, agent="a", level="info",
+        message=message, extra_number=number, extra_list=values,
+    )  # fmt: skip
+    assert to_json(event) == to_json_reference(event)
+    assert to_json(event).isascii()
+
+
+@pytest.mark.parametrize("text", ["\x7f", "\u2028", "é", "\U0001f600", "\x00\x1f", '"\\/'])
+def test_to_json_escapes_like_the_reference(text: str) -> None:
+    event = new_event("log_entry", 1, ts=1.0, agent="a", level="info", message=text)
+    assert to_json(event) == to_json_reference(event)

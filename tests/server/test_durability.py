@@ -156,13 +156,19 @@ async def test_an_audit_running_at_sigkill_ends_interrupted_and_loses_nothing_co
         assert [a["id"] for a in history["audits"]] == [audit_id]
 
 
-async def test_at_sigkill_only_events_after_the_last_commit_are_lost(tmp_path: Path) -> None:
-    """With a long batch interval the crash loses the uncommitted tail, and nothing else."""
+async def test_a_client_sees_only_committed_events_and_a_restart_keeps_them(
+    tmp_path: Path,
+) -> None:
+    """With a long batch interval the worker's events wait, unseen, for their commit."""
     async with hanging_worker_server(tmp_path, VERITAS_STORE_BATCH_MS="60000") as (server, session):
-        audit_id, response, seen = await start_hanging_audit(session, server.base)
+        audit_id = await post_audit(session, server.base)
+        response = await session.get(f"{server.base}/audits/{audit_id}/events")
+        seen = await read_live_until(response, 1)
         committed = committed_positions(tmp_path, audit_id)
         await server.stop(signal.SIGKILL)
         response.close()
+    seen_ids = [int(m.last_event_id) for m in messages(seen)]
+    assert set(seen_ids) <= set(committed)
 
     async with (
         running_server(tmp_path, VERITAS_WORKER_COMMAND=worker_command("normal")) as server,
@@ -170,10 +176,9 @@ async def test_at_sigkill_only_events_after_the_last_commit_are_lost(tmp_path: P
     ):
         replay = messages(await read_events(session, server.base, audit_id))
     kept, terminal = replay[:-1], replay[-1]
-    # The record change to `running` committed audit_queued; what followed may be lost.
-    assert len(committed) <= len(kept) <= len(messages(seen))
-    assert kept == messages(seen)[: len(kept)]
-    assert int(terminal.last_event_id) == len(kept) + 1
+    assert [int(m.last_event_id) for m in kept] == committed
+    assert kept[: len(seen_ids)] == messages(seen)
+    assert int(terminal.last_event_id) == len(committed) + 1
     assert json.loads(terminal.data)["code"] == "interrupted"
 
 

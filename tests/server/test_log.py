@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from protocol.events import Event, new_event
 from protocol.jsonlines import to_json
 from protocol.sse import encode_event
+from server.stores.errors import StoreUnavailable
 from server.stores.memory import MemoryStore
+from server.stores.sqlite import SQLiteStore, StoreSettings
 from server.stores.store import AuditRecord, StoredEvent
 from server.streaming.log import AuditLog, LogLimits
 
@@ -111,31 +118,89 @@ async def test_every_entry_reaches_the_store_as_the_exact_data_text() -> None:
     assert rebuilt.closed
 
 
-class SlowFlushStore(MemoryStore):
-    """A store whose flush waits for the test: shows what subscribers see meanwhile."""
+# -- visible means durable, against a real SQLite file
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = asyncio.Event()
-        self.flushed: list[int] = []
-
-    async def flush(self) -> None:
-        await self.release.wait()
-        self.flushed.append(len(await self.load_events("a")))
+SLOW = StoreSettings(batch_interval=60.0, batch_max_events=10_000)  # commits only when asked
+RECORD = AuditRecord("a", "u", "quick_scan", "simple", None, "pipe", "running", 0.0)
 
 
-async def test_subscribers_see_the_terminal_event_only_once_the_store_holds_it() -> None:
-    store = SlowFlushStore()
-    await store.create_audit(
-        AuditRecord("a", "u", "quick_scan", "simple", None, "pipe", "running", 0.0)
-    )
+def committed_count(path: Path) -> int:
+    """What another connection finds in the file right now."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+@pytest.fixture
+async def slow_store(tmp_path: Path) -> AsyncIterator[tuple[SQLiteStore, list[int]]]:
+    batches: list[int] = []
+    store = SQLiteStore(tmp_path / "veritas.sqlite3", SLOW, on_batch=batches.append)
+    await store.open()
+    await store.create_audit(RECORD)
+    yield store, batches
+    await store.close()
+
+
+async def test_events_are_visible_only_once_sqlite_has_committed_them(
+    slow_store: tuple[SQLiteStore, list[int]],
+) -> None:
+    store, _ = slow_store
     log = AuditLog("a", LIMITS, store)
-    log.append(entry(1))
-    finishing = asyncio.create_task(log.finish(terminal()))
-    await asyncio.sleep(0.01)
-    assert len(log) == 1 and not log.closed  # not visible while the flush is pending
-    with pytest.raises(RuntimeError):
-        log.append(entry(2))  # and nothing may slip in after it
-    store.release.set()
-    assert await finishing == 2
-    assert store.flushed == [2] and log.closed and len(log) == 2
+    assert log.extend([entry(1), entry(2)]) == [1, 2]
+    waiter = asyncio.create_task(log.wait(0))
+    await asyncio.sleep(0)
+    assert (len(log), log.staged, committed_count(store.path)) == (0, 2, 0)
+    assert log.read(0, 1 << 20) == (b"", 0) and not waiter.done()
+    await store.flush()
+    assert (len(log), log.staged, committed_count(store.path)) == (2, 0, 2)
+    await asyncio.wait_for(waiter, 10)
+
+
+async def test_batches_queued_before_a_commit_share_it(
+    slow_store: tuple[SQLiteStore, list[int]],
+) -> None:
+    store, batches = slow_store
+    log = AuditLog("a", LIMITS, store)
+    for seq in range(1, 4):
+        log.extend([entry(2 * seq - 1), entry(2 * seq)])
+    await log.finish(terminal())
+    assert batches == [7]  # three reads and the terminal: one transaction
+    assert log.closed and len(log) == 7
+
+
+async def test_with_durable_visibility_off_events_show_before_their_commit(
+    slow_store: tuple[SQLiteStore, list[int]],
+) -> None:
+    store, _ = slow_store
+    log = AuditLog("a", LIMITS, store, durable_visibility=False)
+    log.extend([entry(1)])
+    assert (len(log), committed_count(store.path)) == (1, 0)
+    await log.finish(terminal())
+    assert (len(log), committed_count(store.path)) == (2, 2)
+
+
+async def test_a_store_that_fails_ends_the_log_without_showing_what_it_lost(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "veritas.sqlite3"
+    store = SQLiteStore(path, StoreSettings(batch_interval=60.0, busy_timeout=0.05))
+    await store.open()
+    await store.create_audit(RECORD)
+    log = AuditLog("a", LIMITS, store)
+    log.extend([entry(1)])
+    waiter = asyncio.create_task(log.wait(0))
+    # Another connection holds the write lock: the store's commit fails for real.
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreUnavailable):
+            await store.flush()
+        other.execute("ROLLBACK")
+    await asyncio.wait_for(waiter, 10)
+    assert store.failure is not None and log.failure == store.failure
+    assert log.ended and not log.closed and len(log) == 0
+    assert log.extend([entry(2)]) == [None]
+    with pytest.raises(StoreUnavailable):
+        await log.finish(terminal())
+    with pytest.raises(StoreUnavailable):
+        await store.create_audit(replace(RECORD, id="b"))
+    await store.close()
+    assert committed_count(path) == 0

@@ -42,6 +42,10 @@ class Recorder:
         self.events.append(event)
         self._changed.set()
 
+    def extend(self, events: list[Event]) -> None:
+        for event in events:
+            self.append(event)
+
     async def wait_for(self, condition: Callable[[list[Event]], bool]) -> None:
         while not condition(self.events):
             if self.events and self.events[-1].terminal:

@@ -28,6 +28,10 @@ class Sink:
     def append(self, event: Event) -> None:
         self.events.append(event)
 
+    def extend(self, events: list[Event]) -> None:
+        for event in events:
+            self.append(event)
+
 
 # -- Sequencer -----------------------------------------------------------------------------
 

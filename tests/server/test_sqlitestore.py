@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from server.stores.errors import StoreRefused, StoreUnavailable
 from server.stores.sqlite import SQLiteStore, StoreError, StoreSettings
 from server.stores.store import AuditRecord, StoredEvent
 
@@ -112,8 +113,10 @@ async def test_a_full_batch_is_committed_without_a_flush(tmp_path: Path) -> None
     await store.create_audit(record("a1", 1.0, status="running"))
     for position in range(1, 9):
         store.append_event("a1", event(position))
-    await until(lambda: committed_events(store.path, "a1") == 8)
+    # The writer reports a batch after its commit: wait for the report, not for the file.
+    await until(lambda: sum(batches) == 8)
     assert batches == [8]
+    assert committed_events(store.path, "a1") == 8
     await store.close()
 
 
@@ -274,6 +277,36 @@ async def test_past_the_backlog_bound_events_are_dropped_but_terminals_kept(
     assert kept[-1] == 21
     assert 0 < len(kept) < 21
     assert store.dropped_events == 21 - len(kept)
+    await store.close()
+
+
+async def test_text_sqlite_cannot_store_is_refused_and_the_store_goes_on(
+    store: SQLiteStore,
+) -> None:
+    with pytest.raises(StoreRefused, match="url"):
+        await store.create_audit(replace(record("a1", 1.0), url="http://h/?\ud800"))
+    with pytest.raises(StoreRefused, match="event data"):
+        store.append_events("a1", [StoredEvent(1, "log_entry", '"\udc80"')])
+    await store.create_audit(record("a2", 2.0))
+    with pytest.raises(StoreRefused, match="error"):
+        await store.update_audit("a2", error="\ud800 lone")
+    assert store.failure is None
+    assert [r.id for r in await store.list_audits(status=None, limit=5, before=None)] == ["a2"]
+
+
+async def test_a_failed_commit_stops_the_store_loudly(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3", replace(SLOW, busy_timeout=0.05))
+    await store.open()
+    with sqlite3.connect(store.path, isolation_level=None) as other:
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(StoreUnavailable):
+            await store.create_audit(record("a1", 1.0))
+        other.execute("ROLLBACK")
+    assert store.failure is not None and "locked" in store.failure
+    with pytest.raises(StoreUnavailable):
+        store.append_event("a1", event(1))
+    with pytest.raises(StoreUnavailable):
+        await store.flush()
     await store.close()
 
 

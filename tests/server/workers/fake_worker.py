@@ -19,6 +19,7 @@ event so far. Behaviours (applied after K events where that makes sense):
     switch        closes its own ipc fd after K events, so it falls back by itself
     foreign       non-protocol lines on stdout and progress on stderr between events
     flood         N log_entry events, then the result
+    drip          N log_entry events, one every --interval seconds, then the result
     differ        validate mode with event K changed on stdout only
     orphan        leaves a child in a new session holding stdout and stderr open, then exits
     group_child   leaves a child in its own process group, then sleeps
@@ -160,6 +161,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--behaviour", default="normal")
     parser.add_argument("--after", type=int, default=3)
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=0.01)
     parser.add_argument("--pid-file")
     parser.add_argument("--tier", default="quick_scan")
     parser.add_argument("--verdict-mode", default="simple")
@@ -272,6 +274,16 @@ def flood(emitter: Emitter, args: argparse.Namespace) -> int:
     return 0
 
 
+def drip(emitter: Emitter, args: argparse.Namespace) -> int:
+    hello, *_ = events(args)
+    emitter.emit(hello[0], **hello[1])
+    for index in range(args.count):
+        time.sleep(args.interval)
+        emitter.emit("log_entry", agent="drip", level="info", message=f"event {index}")
+    emitter.emit("audit_result", result={"trust_score": 50, "risk_level": "medium", "findings": []})
+    return 0
+
+
 def differ(emitter: Emitter, args: argparse.Namespace) -> int:
     for index, (type_, fields) in enumerate(events(args), 1):
         change = {"message": "not what the pipe said"} if index == args.after else None
@@ -342,6 +354,7 @@ BEHAVIOURS = {
     "switch": switch,
     "foreign": foreign,
     "flood": flood,
+    "drip": drip,
     "differ": differ,
     "orphan": orphan,
     "group_child": group_child,
