@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"veritas-server: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format, config.log_level)
-    budget = descriptor_budget(config.max_connections, config.listen_backlog, config.max_workers)
+    budget = descriptor_budget(config.max_connections, config.max_workers)
     if budget < MIN_CONNECTIONS:
         print(f"veritas-server: {too_few_descriptors(budget)}", file=sys.stderr)
         return 2
@@ -37,7 +37,7 @@ MIN_CONNECTIONS = 8
 def too_few_descriptors(budget: int) -> str:
     return (
         f"the descriptor limit (ulimit -n) leaves room for {max(budget, 0)} connections; "
-        f"at least {MIN_CONNECTIONS} are needed (raise it, or lower VERITAS_LISTEN_BACKLOG)"
+        f"at least {MIN_CONNECTIONS} are needed (raise it, or lower VERITAS_MAX_WORKERS)"
     )
 
 

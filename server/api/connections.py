@@ -30,7 +30,7 @@ from server.errors import HTTP_CODES, ApiError
 logger: Final = logging.getLogger("server.api.connections")
 
 # Descriptors kept for everything but client connections: the listening socket, the
-# store, logs, and what one accept can add before the limit is enforced (a backlog's worth).
+# event loop, the store and its journal, logs, and one connection being refused.
 FIXED_RESERVE: Final = 32
 PER_WORKER_RESERVE: Final = 8  # a worker's pipes and process handle
 REFUSAL: Final = json.dumps(
@@ -45,12 +45,12 @@ class ConnectionLimits:
     idle_timeout: float  # seconds between two requests on one connection
 
 
-def descriptor_budget(wanted: int, backlog: int, workers: int) -> int:
+def descriptor_budget(wanted: int, workers: int) -> int:
     """`wanted`, lowered to what the process's descriptor limit leaves for connections."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return min(wanted, soft - backlog - FIXED_RESERVE - PER_WORKER_RESERVE * workers)
+    return min(wanted, soft - FIXED_RESERVE - PER_WORKER_RESERVE * workers)
 
 
 class Connections:
@@ -68,18 +68,28 @@ class Connections:
     def open(self) -> int:
         return len(self._open)
 
+    async def make_room(self) -> None:
+        """After an accept: at the limit, close the oldest idle connections to make room.
+
+        When every connection is inside a request there is none to close; the newcomer is
+        then told so (`opened` refuses it), one descriptor over the limit for a moment.
+        """
+        while len(self._open) >= self.limits.max_connections:
+            oldest = next((h for h in self._open if h not in self._busy), None)
+            if oldest is None:
+                return
+            self.evicted += 1
+            logger.debug("connection limit reached: closing the oldest idle connection")
+            self.closed(oldest)
+            oldest.abort()
+        await asyncio.sleep(0)  # let the closed sockets go before the next accept
+
     def opened(self, handler: GuardedHandler) -> bool:
-        """Admit `handler`, closing the oldest idle connection if full; False: refuse it."""
-        self._open[handler] = None
-        if len(self._open) <= self.limits.max_connections:
-            return True
-        oldest = next((h for h in self._open if h not in self._busy and h is not handler), None)
-        if oldest is None:
+        """Count `handler` in; False when there is no room for it (refuse it)."""
+        if len(self._open) >= self.limits.max_connections:
             self.refused += 1
             return False
-        self.evicted += 1
-        logger.debug("connection limit reached: closing the oldest idle connection")
-        oldest.force_close()
+        self._open[handler] = None
         return True
 
     def closed(self, handler: GuardedHandler) -> None:
@@ -123,6 +133,12 @@ class GuardedHandler(web.RequestHandler):
         if self._head_timer is None and not self._connections.busy(self):
             self._arm_head_timer()
         super().data_received(data)
+
+    def abort(self) -> None:
+        """Close at once, dropping anything unsent: the descriptor is needed now."""
+        if self.transport is not None:
+            self.transport.abort()
+        self.force_close()
 
     def begin_request(self) -> None:
         self._disarm_head_timer()

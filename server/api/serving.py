@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -18,10 +20,18 @@ from server.api.connections import ConnectionLimits, Connections, GuardedHandler
 from server.config import ServerConfig
 
 logger: Final = logging.getLogger("server.api.serving")
+ACCEPT_RETRY_SECONDS: Final = 0.1
 
 
 class GuardedSite(web.BaseSite):
-    """A TCP site whose protocol factory makes `GuardedHandler`s."""
+    """A TCP site that accepts one connection at a time, and only when there is room.
+
+    asyncio's own server accepts up to a backlog's worth of sockets per wake-up, before any
+    of them can be counted; past the descriptor limit `accept()` fails and asyncio retries
+    it in a storm of logged errors. Here each accepted connection is followed by
+    then `Connections.make_room()` before the next, so the descriptors in use stay within
+    the budget (plus the one just accepted).
+    """
 
     def __init__(
         self,
@@ -36,6 +46,8 @@ class GuardedSite(web.BaseSite):
         self._host = host
         self._port = port
         self.connections = connections
+        self._socket: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
@@ -43,20 +55,49 @@ class GuardedSite(web.BaseSite):
 
     @property
     def port(self) -> int:
-        if not isinstance(self._server, asyncio.Server) or not self._server.sockets:
-            return self._port
-        return int(self._server.sockets[0].getsockname()[1])
+        return int(self._socket.getsockname()[1]) if self._socket is not None else self._port
 
     async def start(self) -> None:
         await super().start()
-        self._server = await asyncio.get_running_loop().create_server(
-            self._make_handler, self._host, self._port, backlog=self._backlog, reuse_address=True
-        )
+        self._socket = listen(self._host, self._port, self._backlog)
+        self._accepting = asyncio.create_task(self._accept_forever(self._socket))
+
+    async def stop(self) -> None:
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        if self._socket is not None:
+            self._socket.close()
+        await super().stop()
+
+    async def _accept_forever(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                connection, _ = await loop.sock_accept(listener)
+            except OSError as exc:  # out of descriptors after all, or an aborted handshake
+                logger.warning("accept failed: %s", exc)
+                await asyncio.sleep(ACCEPT_RETRY_SECONDS)
+                continue
+            await self.connections.make_room()
+            try:
+                await loop.connect_accepted_socket(self._make_handler, connection)
+            except OSError as exc:
+                logger.debug("a connection closed as it was accepted: %s", exc)
+                connection.close()
 
     def _make_handler(self) -> GuardedHandler:
         server = self._runner.server
         assert server is not None
         return GuardedHandler(self.connections, server, **handler_options(self.connections))
+
+
+def listen(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.create_server((host, port), family=family, backlog=backlog)
+    listener.setblocking(False)
+    return listener
 
 
 def handler_options(connections: Connections) -> dict[str, Any]:
