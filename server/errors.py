@@ -22,6 +22,7 @@ HTTP_CODES: Final = {
     408: "request_timeout",
     413: "body_too_large",
     414: "uri_too_long",
+    415: "unsupported_encoding",
     431: "headers_too_large",
     500: "internal",
 }

@@ -161,7 +161,8 @@ class GuardedHandler(web.RequestHandler):
             logger.error("error before the handler on %s", request.path, exc_info=exc)
         else:
             logger.debug("refused a malformed request (%s): %s", status, message or exc)
-        reason = message or (str(exc) if exc is not None else "") or "bad request"
+        reason = message or (str(exc) if exc is not None else "") or "malformed"
+        reason = f"the request cannot be read: {reason}"
         error = ApiError(status, HTTP_CODES.get(status, "http_error"), reason)
         response = web.json_response(error.body(), status=status)
         response.force_close()
