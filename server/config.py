@@ -52,7 +52,7 @@ class ServerConfig:
     # connections: what a slow or idle client may hold (see docs/operations.md)
     header_timeout: float = 10.0  # seconds from connecting (or a first byte) to a whole head
     idle_timeout: float = 75.0  # seconds a keep-alive connection may wait for its next request
-    max_connections: int = 1000  # lowered at start-up to fit the descriptor limit
+    max_connections: int = 10_000  # lowered at start-up to fit the descriptor limit
     listen_backlog: int = 128  # also the most connections accepted in one go
     # streams and logs
     ping_interval: float = 15.0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import resource
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -214,6 +215,25 @@ async def test_healthz_answers_under_more_slow_sockets_than_the_descriptor_limit
             task.cancel()
     assert answers == [200] * 5
     assert not [line for line in server.stderr_lines() if "Traceback" in line]
+
+
+def test_a_descriptor_limit_too_low_for_connections_stops_the_server_at_start_up(
+    tmp_path: Path,
+) -> None:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "server", "--port", "0", "--data-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "ulimit -n" in done.stderr
 
 
 def test_the_descriptor_limit_of_this_test_is_below_its_socket_count() -> None:
