@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 from server.api.app import create_app
 from server.api.connections import descriptor_budget
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     if budget < MIN_CONNECTIONS:
         print(f"veritas-server: {too_few_descriptors(budget)}", file=sys.stderr)
         return 2
-    asyncio.run(serve(create_app(config), config, budget, announce(config, budget)))
+    config = replace(config, max_connections=budget)
+    asyncio.run(serve(create_app(config), config, announce(config)))
     return 0
 
 
@@ -41,7 +43,7 @@ def too_few_descriptors(budget: int) -> str:
     )
 
 
-def announce(config: ServerConfig, connections: int) -> Callable[[], None]:
+def announce(config: ServerConfig) -> Callable[[], None]:
     """Called once the socket listens: one line saying where, in our log format."""
 
     def say() -> None:
@@ -51,7 +53,7 @@ def announce(config: ServerConfig, connections: int) -> Callable[[], None]:
             "serving on %s (data: %s; at most %d connections); Ctrl-C stops",
             url,
             where,
-            connections,
+            config.max_connections,
         )
 
     return say

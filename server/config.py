@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from protocol.events import IPC_MODES, TIERS
+from server.api.connections import ConnectionLimits
 from server.api.cors import CorsPolicy
 from server.errors import ConfigError
 from server.operations.logs import LOG_FORMATS
@@ -150,6 +151,14 @@ class ServerConfig:
         if self.worker_command is not None:
             runner = replace(runner, worker_command=self.worker_command)
         return runner
+
+    @property
+    def connections(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            max_connections=self.max_connections,
+            header_timeout=self.header_timeout,
+            idle_timeout=self.idle_timeout,
+        )
 
     @property
     def log_limits(self) -> LogLimits:

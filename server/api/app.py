@@ -11,10 +11,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from server.api.auth import auth_middleware
-from server.api.connections import request_state
+from server.api.connections import Connections, request_state
 from server.api.cors import cors_headers, cors_middleware
 from server.api.routes import add_routes
-from server.api.state import CONFIG, METRICS, SCHEDULER, STORE, SUBSCRIBERS
+from server.api.state import CONFIG, CONNECTIONS, METRICS, SCHEDULER, STORE, SUBSCRIBERS
 from server.api.validation import shown
 from server.config import ServerConfig
 from server.errors import HTTP_CODES, ApiError
@@ -45,6 +45,7 @@ def create_app(
     metrics = Metrics()
     app[CONFIG] = config
     app[METRICS] = metrics
+    app[CONNECTIONS] = Connections(config.connections)
     app[SUBSCRIBERS] = Subscribers(on_delivered=metrics.delivered)
     inner = store if store is not None else make_store(config, metrics)
     app[STORE] = MeteredStore(inner, metrics)

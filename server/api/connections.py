@@ -68,6 +68,15 @@ class Connections:
     def open(self) -> int:
         return len(self._open)
 
+    def counts(self) -> dict[str, int]:
+        return {
+            "open": self.open,
+            "limit": self.limits.max_connections,
+            "evicted": self.evicted,
+            "refused": self.refused,
+            "timed_out": self.timed_out,
+        }
+
     async def make_room(self) -> None:
         """After an accept: at the limit, close the oldest idle connections to make room.
 

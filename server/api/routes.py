@@ -10,7 +10,7 @@ from typing import Any, Final, get_args
 from aiohttp import web
 
 from server.api.guard import check_target
-from server.api.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
+from server.api.state import CONFIG, CONNECTIONS, SCHEDULER, STORE, SUBSCRIBERS
 from server.api.validation import parse_audit_request, shown
 from server.config import ServerConfig
 from server.errors import ApiError, NotFound
@@ -196,6 +196,7 @@ def _limit(raw: str | None, config: ServerConfig) -> int:
 async def healthz(request: web.Request) -> web.Response:
     scheduler: Scheduler = request.app[SCHEDULER]
     subscribers = request.app[SUBSCRIBERS]
+    connections = request.app[CONNECTIONS]
     return web.json_response(
         {
             "status": "ok",
@@ -203,6 +204,7 @@ async def healthz(request: web.Request) -> web.Response:
             "queued": scheduler.queued,
             "subscribers": subscribers.active,
             "slow_subscribers_closed": subscribers.dropped,
+            "connections": connections.counts(),
         }
     )
 

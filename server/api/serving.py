@@ -16,7 +16,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from server.api.connections import ConnectionLimits, Connections, GuardedHandler
+from server.api.connections import Connections, GuardedHandler
+from server.api.state import CONNECTIONS
 from server.config import ServerConfig
 
 logger: Final = logging.getLogger("server.api.serving")
@@ -109,22 +110,15 @@ def handler_options(connections: Connections) -> dict[str, Any]:
     }
 
 
-def connection_limits(config: ServerConfig, max_connections: int) -> ConnectionLimits:
-    return ConnectionLimits(
-        max_connections=max_connections,
-        header_timeout=config.header_timeout,
-        idle_timeout=config.idle_timeout,
-    )
-
-
 async def start_site(
-    app: web.Application, config: ServerConfig, max_connections: int
+    app: web.Application, config: ServerConfig
 ) -> tuple[web.AppRunner, GuardedSite]:
     """The app started and listening on `config.host:config.port` (0: any free port)."""
     runner = web.AppRunner(app, shutdown_timeout=config.shutdown_timeout)
     await runner.setup()
-    connections = Connections(connection_limits(config, max_connections))
-    site = GuardedSite(runner, config.host, config.port, connections, backlog=config.listen_backlog)
+    site = GuardedSite(
+        runner, config.host, config.port, app[CONNECTIONS], backlog=config.listen_backlog
+    )
     try:
         await site.start()
     except BaseException:
@@ -133,15 +127,13 @@ async def start_site(
     return runner, site
 
 
-async def serve(
-    app: web.Application, config: ServerConfig, max_connections: int, ready: Callable[[], None]
-) -> None:
+async def serve(app: web.Application, config: ServerConfig, ready: Callable[[], None]) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner, _ = await start_site(app, config, max_connections)
+    runner, _ = await start_site(app, config)
     try:
         ready()
         await stop.wait()

@@ -6,6 +6,7 @@ from typing import Final
 
 from aiohttp import web
 
+from server.api.connections import Connections
 from server.config import ServerConfig
 from server.operations.metrics import Metrics
 from server.stores.store import Store
@@ -17,3 +18,4 @@ STORE: Final = web.AppKey("store", Store)
 SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
 SUBSCRIBERS: Final = web.AppKey("subscribers", Subscribers)
 METRICS: Final = web.AppKey("metrics", Metrics)
+CONNECTIONS: Final = web.AppKey("connections", Connections)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from server.api.app import create_app
 from server.api.connections import Connections
@@ -22,8 +22,9 @@ class EdgeSite:
 
 @contextlib.asynccontextmanager
 async def edge_site(config: ServerConfig, max_connections: int = 100) -> AsyncIterator[EdgeSite]:
+    config = replace(config, max_connections=max_connections)
     app = create_app(config)
-    runner, site = await start_site(app, config, max_connections)
+    runner, site = await start_site(app, config)
     try:
         yield EdgeSite(f"http://127.0.0.1:{site.port}", site.port, site.connections)
     finally:

@@ -74,9 +74,10 @@ async def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_reused(
         for _ in range(3):  # back to back: the same connection serves each
             writer.write(HEAD_START + b"\r\n")
             await writer.drain()
-            status = await reader.readuntil(b"\r\n")
-            assert status.startswith(b"HTTP/1.1 200")
-            await reader.readuntil(b"}")
+            head = await reader.readuntil(b"\r\n\r\n")
+            status, headers, _ = split_response(head)
+            assert status == 200
+            await reader.readexactly(int(headers["content-length"]))
         assert await closed_by_server(reader)
         writer.close()
 
@@ -111,6 +112,13 @@ async def test_past_the_limit_a_newcomer_takes_the_place_of_the_oldest_idle_one(
         assert split_response(raw)[0] == 200
         assert await closed_by_server(idle[0][0])
         assert site.connections.evicted == 1
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{site.base}/healthz") as response,
+        ):
+            counts = (await response.json())["connections"]
+        # The first newcomer has gone (Connection: close), so this one found a free place.
+        assert (counts["limit"], counts["evicted"], counts["refused"]) == (4, 1, 0)
         for _, writer in idle:
             writer.close()
 
