@@ -87,6 +87,9 @@ class GuardedSite(web.BaseSite):
             except OSError as exc:
                 logger.debug("a connection closed as it was accepted: %s", exc)
                 connection.close()
+            except Exception:  # a bug, but one connection's: the next ones still get in
+                logger.exception("could not set up an accepted connection")
+                connection.close()
 
     def _make_handler(self) -> GuardedHandler:
         server = self._runner.server
