@@ -34,6 +34,7 @@ class ServerConfig:
     data_dir: Path | None = Path("var")  # None: nothing kept on disk
     # audits
     max_workers: int = 4
+    max_browsers: int = 1  # deep audits running at once (each drives a browser); within max_workers
     max_queued: int = 100
     retry_after: int = 5  # seconds suggested to a client refused with 429
     tier_seconds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_SECONDS))
@@ -80,7 +81,7 @@ class ServerConfig:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        for name in ("max_workers", "max_queued", "retry_after", "max_body_bytes"):
+        for name in ("max_workers", "max_browsers", "max_queued", "retry_after", "max_body_bytes"):
             _at_least(name, getattr(self, name), 1)
         for name in ("max_url_length", "list_default_limit", "list_max_limit"):
             _at_least(name, getattr(self, name), 1)
@@ -238,6 +239,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_PORT": ("port", int),
     "VERITAS_DATA_DIR": ("data_dir", _data_dir),
     "VERITAS_MAX_WORKERS": ("max_workers", int),
+    "VERITAS_MAX_BROWSERS": ("max_browsers", int),
     "VERITAS_MAX_QUEUED": ("max_queued", int),
     "VERITAS_RETRY_AFTER": ("retry_after", int),
     "VERITAS_TIME_MARGIN": ("time_margin", float),

@@ -14,7 +14,15 @@ from server.api.auth import auth_middleware
 from server.api.connections import Connections, request_state
 from server.api.cors import cors_headers, cors_middleware
 from server.api.routes import add_routes
-from server.api.state import CONFIG, CONNECTIONS, METRICS, SCHEDULER, STORE, SUBSCRIBERS
+from server.api.state import (
+    CONFIG,
+    CONNECTIONS,
+    METRICS,
+    SCHEDULER,
+    SCREENSHOTS,
+    STORE,
+    SUBSCRIBERS,
+)
 from server.api.validation import shown
 from server.config import ServerConfig
 from server.errors import HTTP_CODES, ApiError
@@ -22,6 +30,7 @@ from server.operations.metrics import CONTENT_TYPE, MeteredStore, Metrics, Metri
 from server.operations.recovery import recover_interrupted
 from server.operations.retention import retention_task
 from server.stores.memory import MemoryStore
+from server.stores.screenshots import ScreenshotStore
 from server.stores.sqlite import SQLiteStore
 from server.stores.store import Store
 from server.streaming.scheduler import AuditHooks, Scheduler
@@ -46,6 +55,7 @@ def create_app(
     app[CONFIG] = config
     app[METRICS] = metrics
     app[CONNECTIONS] = Connections(config.connections)
+    app[SCREENSHOTS] = ScreenshotStore()
     app[SUBSCRIBERS] = Subscribers(on_delivered=metrics.delivered)
     inner = store if store is not None else make_store(config, metrics)
     app[STORE] = MeteredStore(inner, metrics)
@@ -168,7 +178,7 @@ def scheduler_context(
     hooks: AuditHooks | None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        scheduler = Scheduler(app[CONFIG], app[STORE], hooks=hooks)
+        scheduler = Scheduler(app[CONFIG], app[STORE], hooks=hooks, screenshots=app[SCREENSHOTS])
         app[SCHEDULER] = scheduler
         yield
         await scheduler.close()

@@ -10,6 +10,7 @@ from typing import Any, Final, get_args
 from aiohttp import web
 
 from server.api.guard import check_target
+from server.api.screenshots import get_screenshot
 from server.api.state import CONFIG, CONNECTIONS, SCHEDULER, STORE, SUBSCRIBERS
 from server.api.validation import parse_audit_request, shown
 from server.config import ServerConfig
@@ -108,7 +109,7 @@ async def create_audit(request: web.Request) -> web.StreamResponse:
     raw = await read_body(request, config.max_body_bytes, config.body_timeout)
     audit_request = parse_audit_request(raw, config.max_url_length)
     if not config.allow_private_targets:
-        await check_target(audit_request.target, config.resolve_timeout)
+        await check_target(audit_request.target, config.resolve_timeout, audit_request.connect_to)
     audit = await request.app[SCHEDULER].submit(audit_request)
     headers = {"Location": f"/audits/{audit.id}"}
     if wants_stream(request):
@@ -216,4 +217,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete("/audits/{id}", delete_audit)
     # HEAD would open a stream that sends nothing and lasts as long as the audit.
     app.router.add_get("/audits/{id}/events", audit_events, allow_head=False)
+    app.router.add_get("/audits/{id}/screenshots/{n}", get_screenshot)
     app.router.add_get("/healthz", healthz)

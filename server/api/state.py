@@ -9,6 +9,7 @@ from aiohttp import web
 from server.api.connections import Connections
 from server.config import ServerConfig
 from server.operations.metrics import Metrics
+from server.stores.screenshots import ScreenshotStore
 from server.stores.store import Store
 from server.streaming.scheduler import Scheduler
 from server.streaming.sse import Subscribers
@@ -17,5 +18,6 @@ CONFIG: Final = web.AppKey("config", ServerConfig)
 STORE: Final = web.AppKey("store", Store)
 SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
 SUBSCRIBERS: Final = web.AppKey("subscribers", Subscribers)
+SCREENSHOTS: Final = web.AppKey("screenshots", ScreenshotStore)
 METRICS: Final = web.AppKey("metrics", Metrics)
 CONNECTIONS: Final = web.AppKey("connections", Connections)

@@ -28,6 +28,7 @@ from server.api.validation import AuditRequest
 from server.config import ServerConfig
 from server.errors import ApiError, QueueFull
 from server.operations.logs import audit_context
+from server.stores.screenshots import ScreenshotStore
 from server.stores.store import AuditRecord, Store
 from server.streaming.log import AuditLog
 from server.streaming.runner import (
@@ -40,6 +41,7 @@ from server.streaming.runner import (
 
 logger: Final = logging.getLogger("server.streaming.scheduler")
 
+BROWSER_TIER: Final = "deep_forensic"  # the tier whose audits drive a browser
 RunWorker = Callable[[WorkerJob, Any, RunnerConfig], Coroutine[Any, Any, WorkerReport]]
 
 
@@ -75,6 +77,10 @@ class Audit:
     task: asyncio.Task[None] | None = None
     worker: asyncio.Task[WorkerReport] | None = None
     stopping: bool = False
+    # The request's network options, passed to the worker; kept in memory only, since an
+    # audit that did not finish is never run again.
+    connect_to: tuple[str, ...] = ()
+    ca_pem: str | None = None
 
     def stop(self) -> None:
         """Ask the audit's run to end (it ends with `cancelled`); its task says when it has."""
@@ -94,8 +100,9 @@ class Audit:
 class AuditSink:
     """What the runner appends to: the log, with the terminal event held for `finish`."""
 
-    def __init__(self, audit: Audit) -> None:
+    def __init__(self, audit: Audit, screenshots: ScreenshotStore | None = None) -> None:
         self.audit = audit
+        self.screenshots = screenshots  # takes the images out: the log keeps a reference
         self.terminal: Event | None = None
         self.result: Mapping[str, Any] | None = None
 
@@ -108,6 +115,8 @@ class AuditSink:
             return
         if event.type == "audit_result":
             self.result = event["result"]
+        elif event.type == "screenshot" and self.screenshots is not None:
+            event = self.screenshots.keep(self.audit.id, event)
         self.audit.log.append(event)
 
 
@@ -120,18 +129,21 @@ class Scheduler:
         hooks: AuditHooks | None = None,
         run: RunWorker = run_worker,
         rng: random.Random | None = None,
+        screenshots: ScreenshotStore | None = None,
     ) -> None:
         self.config = config
         self.runner_config = config.runner
         self.store = store
         self.hooks: AuditHooks = hooks or NoHooks()
         self._run_worker = run
+        self.screenshots = screenshots
         self._rng = rng or random.Random()
         self._live: dict[str, Audit] = {}  # queued or running
         self._finished: OrderedDict[str, Audit] = OrderedDict()  # recent, bounded
         self._queue: deque[Audit] = deque()
         self._reserved = 0  # submissions between the capacity check and the queue
         self._running = 0
+        self._browsers = 0  # running deep audits, each with its browser
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -181,6 +193,8 @@ class Scheduler:
         )
         await self.store.create_audit(record)
         audit = Audit(record, AuditLog(record.id, self.config.log_limits, self.store))
+        audit.connect_to = tuple(str(rule) for rule in request.connect_to)
+        audit.ca_pem = request.ca_pem
         queued = new_event(
             "audit_queued", 0, audit_id=record.id, url=record.url, tier=record.tier, ipc=ipc
         )
@@ -203,16 +217,29 @@ class Scheduler:
     # -- running --------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        while self._queue and self._running < self.config.max_workers and not self._closing:
-            audit = self._queue.popleft()
+        while self._running < self.config.max_workers and not self._closing:
+            audit = self._next_startable()
+            if audit is None:
+                return
             self._running += 1
+            self._browsers += audit.record.tier == BROWSER_TIER
             with audit_context(audit.id):  # the task's log records carry the audit id
                 audit.task = asyncio.create_task(self._run(audit), name=f"audit {audit.id}")
             self._tasks.add(audit.task)
             audit.task.add_done_callback(self._tasks.discard)
 
+    def _next_startable(self) -> Audit | None:
+        """The oldest queued audit that can start: a deep one only with a browser slot free,
+        so quick audits pass deep ones waiting for a browser instead of queueing behind them."""
+        browser_free = self._browsers < self.config.max_browsers
+        for audit in self._queue:
+            if browser_free or audit.record.tier != BROWSER_TIER:
+                self._queue.remove(audit)
+                return audit
+        return None
+
     async def _run(self, audit: Audit) -> None:
-        sink = AuditSink(audit)
+        sink = AuditSink(audit, self.screenshots)
         report: WorkerReport | None = None
         try:
             await self._update(audit, status="running", started_at=time.time())
@@ -220,6 +247,7 @@ class Scheduler:
             report = await self._supervise(audit, sink)
         finally:
             self._running -= 1
+            self._browsers -= audit.record.tier == BROWSER_TIER
             await self._finish(audit, sink, report, "cancelled")
             self._pump()
 
@@ -252,6 +280,8 @@ class Scheduler:
             security_modules=record.security_modules,
             ipc=record.ipc,
             time_limit=self.config.time_limit(record.tier),
+            connect_to=audit.connect_to,
+            ca_pem=audit.ca_pem,
         )
 
     async def _finish(

@@ -112,6 +112,8 @@ KNOWN_VALUES = {
     "verdict_mode": st.sampled_from(VERDICT_MODES) | ANY_TEXT,
     "ipc": st.sampled_from(IPC_MODES) | ANY_TEXT,
     "security_modules": st.lists(st.sampled_from(SECURITY_MODULES) | ANY_TEXT, max_size=4),
+    "connect_to": st.lists(st.just("example.test:80:127.0.0.1:9") | ANY_TEXT, max_size=3),
+    "ca_pem": st.just("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") | ANY_TEXT,
 }
 FIELD_VALUES = st.one_of(
     *(st.tuples(st.just(name), values | JSON_VALUES) for name, values in KNOWN_VALUES.items()),
@@ -159,6 +161,7 @@ PATHS = st.one_of(
     SEGMENT.map(lambda s: f"/static/{s}"),
     SEGMENT.map(lambda s: f"/{s}"),
     st.just("/audits/AAAAAAAAAAAAAAAAAAAAAA/events"),
+    SEGMENT.map(lambda s: f"/audits/AAAAAAAAAAAAAAAAAAAAAA/screenshots/{s}"),
 )
 QUERY_VALUES = ANY_TEXT | st.integers().map(str) | st.just("9" * 5000) | st.just("\u00b2")
 QUERIES = st.dictionaries(

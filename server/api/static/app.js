@@ -351,15 +351,34 @@ function addModule(position, module, result) {
   }
 }
 
+// The stream names the image (`src`, its own route); older events carried it inline.
 function addScreenshot(d, position) {
-  if (!IMAGE_MIME.test(d.mime) || typeof d.data_b64 !== "string") return;
+  if (!IMAGE_MIME.test(d.mime)) return;
+  const src = typeof d.src === "string" && d.src.startsWith("/audits/") ? d.src : null;
+  const inline = typeof d.data_b64 === "string" && d.data_b64 ? d.data_b64 : null;
+  if (!src && !inline) return;
   const figure = el("figure", "shot");
   figure.dataset.eventId = String(position);
   const img = el("img");
   img.alt = `Screenshot: ${d.label}`;
-  img.src = `data:${d.mime};base64,${d.data_b64}`;
-  figure.append(img, el("figcaption", "", d.label));
+  if (inline) img.src = `data:${d.mime};base64,${inline}`;
+  else if (!token) img.src = src;
+  else loadWithToken(img, src); // an <img> cannot send the Authorization header
+  figure.append(img, el("figcaption", "", `${d.label}: ${d.url}`));
   $("log").before(figure);
+}
+
+async function loadWithToken(img, src) {
+  try {
+    const response = await fetch(src, { headers: authHeaders() });
+    if (!response.ok) return;
+    const blob = await response.blob();
+    const reader = new FileReader();
+    reader.onload = () => { img.src = String(reader.result); }; // a data: URL, allowed by the CSP
+    reader.readAsDataURL(blob);
+  } catch (err) {
+    // the picture is a bonus: the audit's events do not depend on it
+  }
 }
 
 function renderResult(r) {
