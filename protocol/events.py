@@ -27,6 +27,15 @@ COMMON_KEYS: Final = frozenset({"v", "type", "seq", "ts"})
 IPC_MODES: Final = ("pipe", "stdout", "validate")
 TIERS: Final = ("quick_scan", "standard_audit", "deep_forensic")
 VERDICT_MODES: Final = ("simple", "expert")
+# The auditor's security modules, by name: what a request may ask for (`security_modules`).
+SECURITY_MODULES: Final = (
+    "security_headers",
+    "tls",
+    "redirect_chain",
+    "form_validation",
+    "js_analysis",
+    "phishing",
+)
 PHASES: Final = ("init", "scout", "security", "content", "intel", "judge")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 SEVERITIES: Final = ("info", "low", "medium", "high", "critical")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
 from collections.abc import Callable
-
-from aiohttp import web
+from dataclasses import replace
 
 from server.api.app import create_app
+from server.api.connections import descriptor_budget
+from server.api.serving import serve
 from server.config import ServerConfig, from_command_line
 from server.errors import ConfigError
 from server.operations.logs import configure_logging
@@ -22,23 +24,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"veritas-server: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format, config.log_level)
-    web.run_app(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        print=announce(config),
-        shutdown_timeout=config.shutdown_timeout,
-    )
+    budget = descriptor_budget(config.max_connections, config.max_workers)
+    if budget < MIN_CONNECTIONS:
+        print(f"veritas-server: {too_few_descriptors(budget)}", file=sys.stderr)
+        return 2
+    config = replace(config, max_connections=budget)
+    asyncio.run(serve(create_app(config), config, announce(config)))
     return 0
 
 
-def announce(config: ServerConfig) -> Callable[[str], None]:
-    """What aiohttp calls once the socket listens: one line saying where, in our log format."""
+MIN_CONNECTIONS = 8
 
-    def say(_: str) -> None:
+
+def too_few_descriptors(budget: int) -> str:
+    return (
+        f"the descriptor limit (ulimit -n) leaves room for {max(budget, 0)} connections; "
+        f"at least {MIN_CONNECTIONS} are needed (raise it, or lower VERITAS_MAX_WORKERS)"
+    )
+
+
+def announce(config: ServerConfig) -> Callable[[], None]:
+    """Called once the socket listens: one line saying where, in our log format."""
+
+    def say() -> None:
         where = config.data_dir or "memory only"
         url = f"http://{config.host}:{config.port}/"
-        logging.getLogger("server").info("serving on %s (data: %s); Ctrl-C stops", url, where)
+        logging.getLogger("server").info(
+            "serving on %s (data: %s; at most %d connections); Ctrl-C stops",
+            url,
+            where,
+            config.max_connections,
+        )
 
     return say
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from protocol.events import IPC_MODES, TIERS
+from server.api.connections import ConnectionLimits
 from server.api.cors import CorsPolicy
 from server.errors import ConfigError
 from server.operations.logs import LOG_FORMATS
@@ -49,6 +50,12 @@ class ServerConfig:
     max_url_length: int = 2048
     list_default_limit: int = 20
     list_max_limit: int = 100
+    body_timeout: float = 30.0  # seconds a request body may take to arrive (408 after)
+    # connections: what a slow or idle client may hold (see docs/operations.md)
+    header_timeout: float = 10.0  # seconds from connecting (or a first byte) to a whole head
+    idle_timeout: float = 75.0  # seconds a keep-alive connection may wait for its next request
+    max_connections: int = 10_000  # lowered at start-up to fit the descriptor limit
+    listen_backlog: int = 128  # also the most connections accepted in one go
     # streams and logs
     ping_interval: float = 15.0
     slow_subscriber_deadline: float = 10.0
@@ -80,6 +87,10 @@ class ServerConfig:
             _at_least(name, getattr(self, name), 1)
         for name in ("max_url_length", "list_default_limit", "list_max_limit"):
             _at_least(name, getattr(self, name), 1)
+        for name in ("max_connections", "listen_backlog"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("body_timeout", "header_timeout", "idle_timeout"):
+            _positive(name, getattr(self, name))
         for name in ("replay_batch_bytes", "max_log_bytes", "max_finished_logs"):
             _at_least(name, getattr(self, name), 1)
         _at_least("max_log_events", self.max_log_events, 2)
@@ -143,6 +154,14 @@ class ServerConfig:
         if self.worker_command is not None:
             runner = replace(runner, worker_command=self.worker_command)
         return runner
+
+    @property
+    def connections(self) -> ConnectionLimits:
+        return ConnectionLimits(
+            max_connections=self.max_connections,
+            header_timeout=self.header_timeout,
+            idle_timeout=self.idle_timeout,
+        )
 
     @property
     def log_limits(self) -> LogLimits:
@@ -234,6 +253,11 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_RESOLVE_TIMEOUT": ("resolve_timeout", float),
     "VERITAS_MAX_BODY_BYTES": ("max_body_bytes", int),
     "VERITAS_MAX_URL_LENGTH": ("max_url_length", int),
+    "VERITAS_BODY_TIMEOUT": ("body_timeout", float),
+    "VERITAS_HEADER_TIMEOUT": ("header_timeout", float),
+    "VERITAS_IDLE_TIMEOUT": ("idle_timeout", float),
+    "VERITAS_MAX_CONNECTIONS": ("max_connections", int),
+    "VERITAS_LISTEN_BACKLOG": ("listen_backlog", int),
     "VERITAS_SSE_PING": ("ping_interval", float),
     "VERITAS_SLOW_SUBSCRIBER_DEADLINE": ("slow_subscriber_deadline", float),
     "VERITAS_SSE_RETRY_MS": ("retry_ms", int),

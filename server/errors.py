@@ -11,7 +11,21 @@ An `ApiError` renders as `{"error": {"code": ..., "message": ..., "field": ...}}
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+# The `code` of an error aiohttp raises itself (no route, a bad head), by HTTP status.
+HTTP_CODES: Final = {
+    400: "bad_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "body_too_large",
+    414: "uri_too_long",
+    415: "unsupported_encoding",
+    431: "headers_too_large",
+    500: "internal",
+}
 
 
 class ServerError(Exception):

@@ -36,22 +36,16 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from protocol.errors import TargetError
-from protocol.events import IPC_MODES, TIERS, VERDICT_MODES
+from protocol.events import IPC_MODES, SECURITY_MODULES, TIERS, VERDICT_MODES
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE
 from protocol.targets import ConnectTo, ParsedTarget, check_url, parse_connect_to
 from veritas.errors import UsageError
 
 MIB: Final = 1024 * 1024
-# The names `--security-modules` accepts, known without importing the analysers (which
-# take most of the start-up time); a test holds them equal to `SECURITY_MODULES`.
-SECURITY_MODULE_NAMES: Final = (
-    "security_headers",
-    "tls",
-    "redirect_chain",
-    "form_validation",
-    "js_analysis",
-    "phishing",
-)
+# The names `--security-modules` accepts: the protocol's list, shared with the server and
+# known without importing the analysers (which take most of the start-up time); a test
+# holds it equal to `veritas.analysis.SECURITY_MODULES`.
+SECURITY_MODULE_NAMES: Final = SECURITY_MODULES
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,21 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from server.api.auth import auth_middleware
+from server.api.connections import Connections, request_state
 from server.api.cors import cors_headers, cors_middleware
 from server.api.routes import add_routes
-from server.api.state import CONFIG, METRICS, SCHEDULER, SCREENSHOTS, STORE, SUBSCRIBERS
+from server.api.state import (
+    CONFIG,
+    CONNECTIONS,
+    METRICS,
+    SCHEDULER,
+    SCREENSHOTS,
+    STORE,
+    SUBSCRIBERS,
+)
+from server.api.validation import shown
 from server.config import ServerConfig
-from server.errors import ApiError
+from server.errors import HTTP_CODES, ApiError
 from server.operations.metrics import CONTENT_TYPE, MeteredStore, Metrics, MetricsHooks
 from server.operations.recovery import recover_interrupted
 from server.operations.retention import retention_task
@@ -34,13 +44,7 @@ PAGE_HEADERS: Final = {
     "Cache-Control": "no-cache",
 }
 
-HTTP_CODES: Final = {
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "body_too_large",
-    414: "uri_too_long",
-    431: "headers_too_large",
-}
+STATIC_FILES: Final = frozenset(path.name for path in STATIC_DIR.iterdir() if path.is_file())
 
 
 def create_app(
@@ -50,6 +54,7 @@ def create_app(
     metrics = Metrics()
     app[CONFIG] = config
     app[METRICS] = metrics
+    app[CONNECTIONS] = Connections(config.connections)
     app[SCREENSHOTS] = ScreenshotStore()
     app[SUBSCRIBERS] = Subscribers(on_delivered=metrics.delivered)
     inner = store if store is not None else make_store(config, metrics)
@@ -96,7 +101,15 @@ def add_page_routes(app: web.Application) -> None:
         return web.FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
 
     app.router.add_get("/", index)
-    app.router.add_static("/static/", STATIC_DIR)
+    app.router.add_get("/static/{name}", static_file)
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    """One of the page's files; aiohttp's static handler answers a miss with an empty body."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise ApiError(404, "not_found", f"no file {shown(name)} under /static/")
+    return web.FileResponse(STATIC_DIR / name)
 
 
 def make_store(config: ServerConfig, metrics: Metrics) -> Store:
@@ -109,7 +122,7 @@ def make_store(config: ServerConfig, metrics: Metrics) -> Store:
 
 def middlewares(config: ServerConfig) -> list[Middleware]:
     """Every middleware, outermost first: preflights are answered before the token check."""
-    chain: list[Middleware] = [json_errors]
+    chain: list[Middleware] = [request_state, json_errors]
     if config.cors is not None:
         chain.append(cors_middleware(config.cors))
     if config.api_token is not None:

@@ -6,6 +6,7 @@ from typing import Final
 
 from aiohttp import web
 
+from server.api.connections import Connections
 from server.config import ServerConfig
 from server.operations.metrics import Metrics
 from server.stores.screenshots import ScreenshotStore
@@ -19,3 +20,4 @@ SCHEDULER: Final = web.AppKey("scheduler", Scheduler)
 SUBSCRIBERS: Final = web.AppKey("subscribers", Subscribers)
 SCREENSHOTS: Final = web.AppKey("screenshots", ScreenshotStore)
 METRICS: Final = web.AppKey("metrics", Metrics)
+CONNECTIONS: Final = web.AppKey("connections", Connections)

@@ -49,13 +49,13 @@ async def test_audit_ids_are_unguessable_and_distinct(client: TestClient) -> Non
 
 
 async def test_get_audit_shows_the_result_once_finished(client: TestClient) -> None:
-    audit_id = await start_audit(client, security_modules=["headers", "tls"])
+    audit_id = await start_audit(client, security_modules=["security_headers", "tls"])
     await finished(client, audit_id)
     body = await (await client.get(f"/audits/{audit_id}")).json()
     assert body["status"] == "complete"
     assert body["result"]["trust_score"] == 77
     assert (body["trust_score"], body["risk_level"]) == (77, "low")
-    assert body["security_modules"] == ["headers", "tls"]
+    assert body["security_modules"] == ["security_headers", "tls"]
     assert body["finished_at"] >= body["started_at"] >= body["created_at"]
 
 

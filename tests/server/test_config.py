@@ -117,3 +117,27 @@ async def _healthz(http: httpx.AsyncClient, url: str) -> dict[str, object]:
                 continue
             body: dict[str, object] = response.json()
             return body
+
+
+def test_connection_settings_come_from_the_environment() -> None:
+    environ = {
+        "VERITAS_HEADER_TIMEOUT": "2.5",
+        "VERITAS_IDLE_TIMEOUT": "30",
+        "VERITAS_BODY_TIMEOUT": "7",
+        "VERITAS_MAX_CONNECTIONS": "50",
+        "VERITAS_LISTEN_BACKLOG": "16",
+    }
+    config = from_environment(environ)
+    assert (config.header_timeout, config.idle_timeout, config.body_timeout) == (2.5, 30, 7)
+    assert (config.max_connections, config.listen_backlog) == (50, 16)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("VERITAS_HEADER_TIMEOUT", "0"), ("VERITAS_IDLE_TIMEOUT", "-1"),
+     ("VERITAS_BODY_TIMEOUT", "nan"), ("VERITAS_MAX_CONNECTIONS", "0"),
+     ("VERITAS_LISTEN_BACKLOG", "x")],
+)  # fmt: skip
+def test_bad_connection_settings_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name.removeprefix("VERITAS_").lower() + "|" + name):
+        from_environment({name: value})
