@@ -48,6 +48,7 @@ class ServerConfig:
     max_url_length: int = 2048
     list_default_limit: int = 20
     list_max_limit: int = 100
+    history_scan_limit: int = 5000  # audits a ?url= / ?host= filter reads per request
     # streams and logs
     ping_interval: float = 15.0
     slow_subscriber_deadline: float = 10.0

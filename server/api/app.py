@@ -12,7 +12,9 @@ from aiohttp.typedefs import Handler, Middleware
 
 from server.api.auth import auth_middleware
 from server.api.cors import cors_headers, cors_middleware
+from server.api.documents import add_document_routes
 from server.api.routes import add_routes
+from server.api.security import add_security_headers
 from server.api.state import CONFIG, METRICS, SCHEDULER, STORE, SUBSCRIBERS
 from server.config import ServerConfig
 from server.errors import ApiError
@@ -27,11 +29,8 @@ from server.streaming.sse import Subscribers
 
 logger: Final = logging.getLogger("server.api.app")
 STATIC_DIR: Final = Path(__file__).parent / "static"
-# The page loads nothing from elsewhere; screenshots arrive inline as data: URLs.
-PAGE_HEADERS: Final = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'",
-    "Cache-Control": "no-cache",
-}
+# The page loads nothing from elsewhere (its policy: server/api/security.py).
+PAGE_HEADERS: Final = {"Cache-Control": "no-cache"}
 
 HTTP_CODES: Final = {
     404: "not_found",
@@ -55,6 +54,7 @@ def create_app(
     watch_gauges(app, inner)
     if config.cors is not None:
         app.on_response_prepare.append(cors_headers(config.cors))
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(store_context)
     if isinstance(inner, SQLiteStore):
         app.cleanup_ctx.append(retention_context(inner))
@@ -62,6 +62,7 @@ def create_app(
     # Before connections are drained: ending every audit ends every event stream.
     app.on_shutdown.append(close_scheduler)
     add_routes(app)
+    add_document_routes(app)
     add_page_routes(app)
     app.router.add_get("/metrics", metrics_page)
     return app
