@@ -129,14 +129,19 @@ def _request_schema(config: ServerConfig) -> Json:
             "allows private targets.",
             "examples": ["https://example.org/"],
         },
-        "tier": {"type": "string", "enum": list(TIERS), "default": "standard_audit"},
-        "verdict_mode": {"type": "string", "enum": list(VERDICT_MODES), "default": "simple"},
+        # null stands for the default, as if the field were left out
+        "tier": {"type": ["string", "null"], "enum": [*TIERS, None], "default": "standard_audit"},
+        "verdict_mode": {
+            "type": ["string", "null"],
+            "enum": [*VERDICT_MODES, None],
+            "default": "simple",
+        },
         "security_modules": {
-            "type": "array",
+            "type": ["array", "null"],
             "maxItems": MAX_MODULES,
             "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
         },
-        "ipc": {"type": "string", "enum": list(IPC_MODES)},
+        "ipc": {"type": ["string", "null"], "enum": [*IPC_MODES, None]},
     }
     return {
         **_object(properties, ["url"]),
@@ -317,7 +322,21 @@ def _sse(description: str) -> Json:
         "description": f"{description} Server-Sent Events: `id` is the event's position in "
         f"the audit's log, `event` its type ({types}), `data` the event as JSON. The stream "
         "ends after `audit_complete` or `audit_error`; `: ping` comments keep it open.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}, "example": SSE_EXAMPLE}},
+        "content": {"text/event-stream": {"schema": _sse_message(), "example": SSE_EXAMPLE}},
+    }
+
+
+def _sse_message() -> Json:
+    """One message of the stream (comments carry no message)."""
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "event": {"type": "string", "enum": list(EVENT_SPECS)},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+        "required": ["data"],
     }
 
 
@@ -423,9 +442,7 @@ def _report() -> Json:
             "application/json": {"schema": _ref("Result")},
         },
     }
-    download = _query(
-        "download", {"type": "string", "enum": ["0", "1"]}, "1: served as an attachment"
-    )
+    download = _query("download", {"type": "string"}, "any value but 0: served as an attachment")
     return {
         "summary": "The finished audit's report",
         "parameters": [_id_parameter(), download],
