@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import Final
 
 from aiohttp import web
 
@@ -22,14 +24,43 @@ def main(argv: list[str] | None = None) -> int:
         print(f"veritas-server: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format, config.log_level)
-    web.run_app(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        print=announce(config),
-        shutdown_timeout=config.shutdown_timeout,
-    )
+    warn_if_unguarded(config)
+    try:
+        web.run_app(
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            print=announce(config),
+            shutdown_timeout=config.shutdown_timeout,
+        )
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        print(
+            f"veritas-server: cannot listen on {config.host}:{config.port}: {why(exc)}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
+
+
+# Binding failures a person can fix (another server on the port, a wrong address, a port
+# below 1024): one line, not a traceback.
+LISTEN_ERRORS: Final = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
+
+
+def why(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "the address is already in use (another server is running there?)"
+    return os.strerror(exc.errno or 0).lower()
+
+
+def warn_if_unguarded(config: ServerConfig) -> None:
+    if config.allow_private_targets:
+        logging.getLogger("server").warning(
+            "the private-address guard is OFF (VERITAS_ALLOW_PRIVATE_TARGETS): audits may reach "
+            "this machine and its private network; use it only for tests and demos"
+        )
 
 
 def announce(config: ServerConfig) -> Callable[[str], None]:

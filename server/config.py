@@ -7,6 +7,7 @@ defaults below; validated once, with an error naming the flag or variable.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -289,6 +290,7 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
     parser.add_argument(
         "--data-dir", help="folder for the audit database (VERITAS_DATA_DIR); '' for none"
     )
+    parser.add_argument("--version", action="version", version=f"veritas-server {_version()}")
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {}
     if args.host is not None:
@@ -298,3 +300,10 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
     if args.data_dir is not None:
         flags["data_dir"] = _data_dir(args.data_dir)
     return from_environment(environ, **flags)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("veritas")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
