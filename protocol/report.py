@@ -278,6 +278,21 @@ def verdict_lines(result: Mapping[str, Any]) -> list[str]:
     return [line for line in lines if line]
 
 
+def unrepeated(text: str, shown: Iterable[str]) -> str:
+    """`text` without the sentences already shown elsewhere on the page, line by line; a line
+    left with only its label ("What worried us:") goes too."""
+    sentences = [s for s in shown if s]
+    kept = []
+    for line in text.splitlines():
+        rest = line
+        for sentence in sentences:
+            rest = rest.replace(sentence, "")
+        rest = " ".join(rest.split())
+        if rest and not rest.endswith(":"):
+            kept.append(rest)
+    return "\n".join(kept)
+
+
 def not_checked(result: Mapping[str, Any]) -> list[str]:
     """What this audit did not look at, so a clean report is not read as more than it is."""
     ran = set(result.get("security_results") or {})
@@ -368,8 +383,9 @@ def _e(value: object) -> str:
 
 def _verdict_html(result: Mapping[str, Any]) -> str:
     level = str(result.get("risk_level", ""))
-    reasons = "".join(f"<li>{_e(r)}</li>" for r in top_reasons(result))
-    narrative = str(result.get("narrative") or "")
+    shown = top_reasons(result)
+    reasons = "".join(f"<li>{_e(r)}</li>" for r in shown)
+    narrative = unrepeated(str(result.get("narrative") or ""), shown)
     return (
         f'<section class="verdict {_e(level)}"><div class="score">'
         f"{_e(level_words(level))}: {_e(result.get('trust_score'))}/100</div>"

@@ -3,6 +3,8 @@ codes, no sentence twice, the phone layout, and a page that runs under its stric
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.async_api import Browser, ConsoleMessage
 
@@ -43,6 +45,8 @@ async def test_a_finished_audit_offers_its_report_and_shows_words_not_codes(
         "#findings .plain", "ns => ns.filter(n => n.offsetParent !== null).map(n => n.textContent)"
     )
     assert shown and len(shown) == len(set(shown))  # each sentence once in the simple view
+    narrative = await page.text_content("#narrative") or ""
+    assert narrative and not [sentence for sentence in shown if sentence in narrative]
     entry = page.locator(f"#history a[data-audit-id='{audit_id}']")
     await entry.wait_for()
     assert await entry.locator(".history-reason").text_content() in RISK_TEXTS
@@ -64,7 +68,7 @@ async def test_cancel_stops_a_running_audit_and_says_so(
 
 
 async def test_on_a_phone_the_open_audit_and_its_verdict_come_first(
-    browser: Browser, service: Service, target: str
+    browser: Browser, service: Service, target: str, artifacts: Path
 ) -> None:
     page = await open_page(browser, service.base, width=390)
     await start_from_page(page, target)
@@ -76,3 +80,4 @@ async def test_on_a_phone_the_open_audit_and_its_verdict_come_first(
         boxes[selector] = box["y"]
     assert boxes["#audit"] < boxes["#start-title"]
     assert boxes["#result"] < boxes["#phases"]
+    await page.screenshot(path=artifacts / "page-phone-verdict-first.png", full_page=True)

@@ -14,6 +14,7 @@ from protocol.report import (
     group_findings,
     not_checked,
     render_html,
+    unrepeated,
     verdict_lines,
 )
 
@@ -122,3 +123,18 @@ def test_the_verdict_in_words_gives_level_score_meaning_and_each_reason_once() -
     assert lines[0] == "Verdict: Suspicious (trust score 55/100)."
     assert "second look" in lines[1]
     assert lines[2:] == ["Main reasons:", "  - Same words.", "  - Other words."]
+
+
+def test_the_narrative_drops_the_sentences_the_reasons_already_say() -> None:
+    narrative = (
+        "We checked 3 page(s). It shows warning signs.\nWhat worried us: A is bad. B is bad."
+    )
+    assert unrepeated(narrative, ["A is bad.", "B is bad."]) == (
+        "We checked 3 page(s). It shows warning signs."
+    )
+    assert unrepeated(narrative, ["A is bad."]) == (
+        "We checked 3 page(s). It shows warning signs.\nWhat worried us: B is bad."
+    )
+    items = [finding("a", "https://shop.test/", severity="high", plain_english="A is bad.")]
+    page = render_html(result(items, narrative=narrative))
+    assert page.count("A is bad.") == 2  # once among the reasons, once as the finding's title

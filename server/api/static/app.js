@@ -413,7 +413,8 @@ function renderResult(r) {
   $("gauge").dataset.risk = safeClass(r.risk_level);
   $("risk-level").textContent = RISK_TEXT[r.risk_level] || String(r.risk_level);
   $("risk-level").dataset.risk = safeClass(r.risk_level);
-  $("narrative").textContent = typeof r.narrative === "string" ? r.narrative : "";
+  const shown = [...seenSentences.keys()];
+  $("narrative").textContent = typeof r.narrative === "string" ? unrepeated(r.narrative, shown) : "";
   const recs = Array.isArray(r.recommendations) ? r.recommendations : [];
   const narrative = $("narrative").textContent;
   const unique = [...new Set(recs)].filter((text) => !narrative.includes(text));
@@ -423,6 +424,18 @@ function renderResult(r) {
     const type = typeof r.site_type === "string" ? r.site_type : r.site_type.site_type;
     if (type) $("site-type").textContent = `Site type: ${String(type).replaceAll("_", " ")}`;
   }
+}
+
+// The narrative without the sentences the findings already show (protocol/report.py does
+// the same for the report); a line left with only its label goes too.
+function unrepeated(text, shown) {
+  const kept = [];
+  for (let line of text.split("\n")) {
+    for (const sentence of shown) if (sentence) line = line.split(sentence).join("");
+    const rest = line.split(/\s+/).filter(Boolean).join(" ");
+    if (rest && !rest.endsWith(":")) kept.push(rest);
+  }
+  return kept.join("\n");
 }
 
 function renderSignals(signals) {
