@@ -77,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def help_or_version(args: Sequence[str]) -> int | None:
-    """`--help` and `--version` answer on the real stdout, before it is claimed."""
-    if not {"-h", "--help", "--version"} & set(args):
+    """`--help` and `--version` answer on the real stdout, before it is claimed; not when
+    stdout is an event channel (`--ipc` or `VERITAS_IPC_*`), which carries protocol only."""
+    if not {"-h", "--help", "--version"} & set(args) or _channel_asked(args):
         return None
     from veritas.config import build_parser
     from veritas.errors import UsageError
@@ -90,6 +91,11 @@ def help_or_version(args: Sequence[str]) -> int | None:
     except UsageError:
         return None  # the normal path reports it, in one line
     return None
+
+
+def _channel_asked(args: Sequence[str]) -> bool:
+    flags = any(arg.startswith("--ipc") for arg in args)
+    return flags or bool(os.environ.get("VERITAS_IPC_MODE") or os.environ.get("VERITAS_IPC_FD"))
 
 
 def run_on_server(client: ClientConfig, stdout_fd: int) -> int:
