@@ -77,7 +77,12 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for name in ("max_workers", "max_queued", "retry_after", "max_body_bytes"):
             _at_least(name, getattr(self, name), 1)
-        for name in ("max_url_length", "list_default_limit", "list_max_limit"):
+        for name in (
+            "max_url_length",
+            "list_default_limit",
+            "list_max_limit",
+            "history_scan_limit",
+        ):
             _at_least(name, getattr(self, name), 1)
         for name in ("replay_batch_bytes", "max_log_bytes", "max_finished_logs"):
             _at_least(name, getattr(self, name), 1)
