@@ -14,7 +14,7 @@ from aiohttp import web
 
 from protocol.events import EVENT_SPECS, IPC_MODES, TIERS, VERDICT_MODES
 from server.api.state import CONFIG
-from server.api.validation import MAX_MODULES
+from server.api.validation import MAX_CA_PEM_BYTES, MAX_CONNECT_TO, MAX_MODULES
 from server.config import ServerConfig
 
 Json = dict[str, Any]
@@ -142,6 +142,19 @@ def _request_schema(config: ServerConfig) -> Json:
             "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
         },
         "ipc": {"type": ["string", "null"], "enum": [*IPC_MODES, None]},
+        "connect_to": {
+            "type": ["array", "null"],
+            "maxItems": MAX_CONNECT_TO,
+            "items": {"type": "string"},
+            "description": "HOST:PORT:ADDR:PORT rules, as curl's --connect-to; the guard "
+            "judges ADDR",
+            "examples": [["shop.example.com:443:203.0.113.5:443"]],
+        },
+        "ca_pem": {
+            "type": ["string", "null"],
+            "maxLength": MAX_CA_PEM_BYTES,
+            "description": "PEM CA certificates to verify TLS against instead of the system's",
+        },
     }
     return {
         **_object(properties, ["url"]),
