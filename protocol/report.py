@@ -100,6 +100,11 @@ HEADER_ADVICE: Final[Mapping[str, Advice]] = {
         "Send Cross-Origin-Resource-Policy: same-origin (or same-site).",
         _MDN + "Cross-Origin-Resource-Policy",
     ),
+    "coop_": Advice(
+        "A page opened from another site keeps a handle on this one's window.",
+        "Send Cross-Origin-Opener-Policy: same-origin.",
+        _MDN + "Cross-Origin-Opener-Policy",
+    ),
     "sri_": Advice(
         "Scripts from other servers load without a check that they were not tampered with.",
         "Add integrity= and crossorigin= attributes to script tags that load from elsewhere.",

@@ -14,7 +14,7 @@ from server.api.compare import comparison
 from server.stores.store import AuditRecord
 from tests.server.harness import TARGET, finished, service_config, start_audit
 from veritas.analysis.headers import grade
-from veritas.page import Page
+from veritas.page import Page, Site
 
 OTHER_SITE = "http://127.0.0.2:9/"
 
@@ -157,7 +157,7 @@ def graded(response: Any, body: bytes) -> str:
         body=body,
         truncated=False,
     )
-    return grade(page).grade
+    return grade(Site((page,))).grade
 
 
 async def test_the_page_and_the_report_get_an_a_plus_from_our_own_grader(
