@@ -97,7 +97,7 @@ def serve(port: int, site: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         httpd.server_close()
 
 
-def wait_healthy(base: str, server: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+def wait_healthy(base: str, server: subprocess.Popen[bytes], seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and server.poll() is None:
         try:

@@ -3,8 +3,10 @@ stopping the demo stops its server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +16,23 @@ from tests.clients.service import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def three_free_ports() -> int:
+    """A port whose next two are free too: the demo's sites take three in a row."""
+    while True:
+        first = free_port()
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in (first + 1, first + 2):
+                    probe = stack.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+
+
 def test_the_demo_serves_sample_sites_a_client_can_audit(tmp_path: Path) -> None:
-    port, sites = free_port(), free_port()
+    port, sites = free_port(), three_free_ports()
+    log = (tmp_path / "demo.log").open("w")
     demo = subprocess.Popen(
         [
             sys.executable,
@@ -29,7 +46,7 @@ def test_the_demo_serves_sample_sites_a_client_can_audit(tmp_path: Path) -> None
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
     try:
@@ -40,7 +57,7 @@ def test_the_demo_serves_sample_sites_a_client_can_audit(tmp_path: Path) -> None
                 break
             said.append(line)
         urls = [line.split()[0] for line in said if line.startswith("  http://127.0.0.1:")]
-        assert len(urls) == 3, said
+        assert len(urls) == 3, (tmp_path / "demo.log").read_text()
         audit = subprocess.run(
             [
                 sys.executable,
@@ -64,4 +81,5 @@ def test_the_demo_serves_sample_sites_a_client_can_audit(tmp_path: Path) -> None
         status = demo.wait(30)
         if demo.stdout is not None:
             demo.stdout.close()
+        log.close()
     assert status == 0
