@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: serve test test-deps lint typecheck unit bench clean
+.PHONY: serve demo test test-deps lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 serve: $(STAMP)
 	$(BIN)/python -m server --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+
+# The server and three sample sites on 127.0.0.1, nothing from the internet (scripts/demo.py).
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py --port $(PORT) --data-dir $(DATA_DIR)/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check protocol veritas server tests bench

@@ -1,13 +1,15 @@
-"""The service's entry point: flags and environment -> `ServerConfig` -> `web.run_app`."""
+"""The service's entry point: flags and environment -> `ServerConfig` -> `serve`."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Final
 
 from server.api.app import create_app
 from server.api.connections import descriptor_budget
@@ -15,6 +17,12 @@ from server.api.serving import serve
 from server.config import ServerConfig, from_command_line
 from server.errors import ConfigError
 from server.operations.logs import configure_logging
+
+MIN_CONNECTIONS: Final = 8
+
+# Binding failures a person can fix (another server on the port, a wrong address, a port
+# below 1024): one line, not a traceback.
+LISTEN_ERRORS: Final = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,11 +37,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"veritas-server: {too_few_descriptors(budget)}", file=sys.stderr)
         return 2
     config = replace(config, max_connections=budget)
-    asyncio.run(serve(create_app(config), config, announce(config)))
+    warn_if_unguarded(config)
+    try:
+        asyncio.run(serve(create_app(config), config, announce(config)))
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        print(
+            f"veritas-server: cannot listen on {config.host}:{config.port}: {why(exc)}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
-MIN_CONNECTIONS = 8
+def why(exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return "the address is already in use (another server is running there?)"
+    return os.strerror(exc.errno or 0).lower()
+
+
+def warn_if_unguarded(config: ServerConfig) -> None:
+    if config.allow_private_targets:
+        logging.getLogger("server").warning(
+            "the private-address guard is OFF (VERITAS_ALLOW_PRIVATE_TARGETS): audits may reach "
+            "this machine and its private network; use it only for tests and demos"
+        )
 
 
 def too_few_descriptors(budget: int) -> str:

@@ -7,6 +7,7 @@ defaults below; validated once, with an error naming the flag or variable.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -56,6 +57,7 @@ class ServerConfig:
     idle_timeout: float = 75.0  # seconds a keep-alive connection may wait for its next request
     max_connections: int = 10_000  # lowered at start-up to fit the descriptor limit
     listen_backlog: int = 128  # also the most connections accepted in one go
+    history_scan_limit: int = 5000  # audits a ?url= / ?host= filter reads per request
     # streams and logs
     ping_interval: float = 15.0
     slow_subscriber_deadline: float = 10.0
@@ -85,7 +87,12 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for name in ("max_workers", "max_browsers", "max_queued", "retry_after", "max_body_bytes"):
             _at_least(name, getattr(self, name), 1)
-        for name in ("max_url_length", "list_default_limit", "list_max_limit"):
+        for name in (
+            "max_url_length",
+            "list_default_limit",
+            "list_max_limit",
+            "history_scan_limit",
+        ):
             _at_least(name, getattr(self, name), 1)
         for name in ("max_connections", "listen_backlog"):
             _at_least(name, getattr(self, name), 1)
@@ -317,6 +324,7 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
     parser.add_argument(
         "--data-dir", help="folder for the audit database (VERITAS_DATA_DIR); '' for none"
     )
+    parser.add_argument("--version", action="version", version=f"veritas-server {_version()}")
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {}
     if args.host is not None:
@@ -326,3 +334,10 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
     if args.data_dir is not None:
         flags["data_dir"] = _data_dir(args.data_dir)
     return from_environment(environ, **flags)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("veritas")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -28,6 +28,7 @@ against the authorities in PEM instead of the system's.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +41,7 @@ from protocol.events import IPC_MODES, SECURITY_MODULES, TIERS, VERDICT_MODES
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE
 from protocol.targets import ConnectTo, ParsedTarget, check_url, parse_connect_to
 from veritas.errors import UsageError
+from veritas.report.output import REPORT_FORMATS, check_writable
 
 MIB: Final = 1024 * 1024
 # The names `--security-modules` accepts: the protocol's list, shared with the server and
@@ -100,6 +102,8 @@ class Config:
     connect_to: tuple[ConnectTo, ...] = ()
     ca_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
+    # RunOptions is defined below, with the other flags around an audit.
+    run: RunOptions = field(default_factory=lambda: RunOptions())  # noqa: PLW0108
 
     @property
     def url(self) -> str:
@@ -124,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="veritas", description="Audit how trustworthy a website is, as a stream of events."
     )
-    parser.add_argument("url", help="the http or https URL to audit")
+    parser.add_argument("url", nargs="?", help="the http or https URL to audit")
     parser.add_argument("--tier", choices=TIERS, default="standard_audit")
     parser.add_argument("--verdict-mode", choices=VERDICT_MODES, default="simple")
     parser.add_argument("--security-modules", metavar="A,B", help="run only these modules")
@@ -143,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ca-file", metavar="PEM", help="trust only these CA certificates (as curl's --cacert)"
     )
+    add_tool_arguments(parser)
     return parser
 
 
@@ -151,8 +156,9 @@ def load_config(
 ) -> Config:
     """Parse and validate everything once; raise `UsageError` with a message a user can act on."""
     args = build_parser().parse_args(list(argv))
+    url, notice = read_target(args.url)
     try:
-        target = check_url(args.url)
+        target = check_url(url)
     except TargetError as exc:
         raise UsageError(f"{args.url!r} cannot be audited: {exc}") from exc
     ipc = args.ipc or _env_choice(environ, "VERITAS_IPC_MODE", IPC_MODES)
@@ -173,6 +179,7 @@ def load_config(
         connect_to=tuple(_connect_to(text) for text in args.connect_to),
         ca_file=_ca_file(args.ca_file),
         limits=load_limits(environ),
+        run=load_run_options(args, notice),
     )
 
 
@@ -260,3 +267,67 @@ def _positive(name: str, text: str, kind: Callable[[str], float]) -> float:
     if not math.isfinite(value) or value <= 0:
         raise UsageError(f"{name} must be a positive number, got {text!r}")
     return value
+
+
+# Reports, the score gate and the server client ----------------------------------------------
+# Kept together, apart from the audit's own settings above: the flags a person or a CI job
+# uses around an audit, shared by a local run and a run on a server (veritas.client).
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    report_format: str = "json"  # of the -o file
+    fail_under: int | None = None  # exit status 5 below this trust score
+    notice: str | None = None  # how the URL was read, said on stderr before the audit
+
+
+def add_tool_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("reports, CI gate and server")
+    group.add_argument("--report", choices=REPORT_FORMATS, help="format of the -o file (json)")
+    group.add_argument(
+        "--fail-under", metavar="N", help="exit with status 5 when the trust score is below N"
+    )
+    group.add_argument("--server", metavar="BASE", help="run the audit on a Veritas server")
+    group.add_argument("--token", metavar="T", help="the server's API token (VERITAS_API_TOKEN)")
+    group.add_argument("--watch", metavar="AUDIT_ID", help="follow an audit on --server")
+    group.add_argument("--version", action="version", version=f"veritas {version()}")
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("veritas")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def read_target(text: str | None) -> tuple[str, str | None]:
+    """A bare host (`example.org`) is read as `https://example.org/`; the notice says so."""
+    if text is None:
+        raise UsageError(
+            "the following arguments are required: url (or --watch AUDIT_ID with --server BASE)"
+        )
+    if "://" in text or not text.strip() or any(c.isspace() for c in text):
+        return text, None
+    url = f"https://{text}" if "/" in text else f"https://{text}/"
+    return url, f"reading {text!r} as {url}"
+
+
+def load_run_options(args: argparse.Namespace, notice: str | None = None) -> RunOptions:
+    output = Path(args.output) if args.output else None
+    if args.report == "html" and output is None:
+        raise UsageError("--report html needs -o FILE")
+    if output is not None:
+        check_writable(output)
+    return RunOptions(
+        report_format=args.report or "json",
+        fail_under=fail_under(args.fail_under),
+        notice=notice,
+    )
+
+
+def fail_under(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or not 0 <= int(text) <= 100:
+        raise UsageError(f"--fail-under must be a score from 0 to 100, got {text!r}")
+    return int(text)

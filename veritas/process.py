@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -15,6 +14,7 @@ from veritas.channel import Channel
 from veritas.config import Config
 from veritas.emitter import Emitter, Listener
 from veritas.progress import Progress
+from veritas.report.output import below, deliver
 
 EXIT_OK: Final = exits.OK
 EXIT_NO_RESULT: Final = exits.NO_RESULT
@@ -67,7 +67,7 @@ async def run(config: Config, stdout_fd: int) -> int:
     if not delivered:
         log.error("the result could not be delivered on any event channel")
         return EXIT_CHANNEL_LOST
-    return EXIT_OK
+    return exits.BELOW_THRESHOLD if below(result, config.run.fail_under) else EXIT_OK
 
 
 def _on_signals(audit: asyncio.Task[Any], caught: list[signal.Signals]) -> None:
@@ -94,16 +94,9 @@ def _being_cancelled() -> bool:
 
 
 def _print_result(config: Config, result: dict[str, Any], stdout_fd: int) -> None:
-    data = json.dumps(result, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
-    if config.output is not None:
-        config.output.write_bytes(data)
-    if config.json:
-        write_all(stdout_fd, data)
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """A blocking write of every byte: the channel is closed, the result comes last."""
-    os.set_blocking(fd, True)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    deliver(
+        result,
+        output=config.output,
+        report_format=config.run.report_format,
+        json_fd=stdout_fd if config.json else None,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final, TextIO
 
 from protocol.events import Event
+from protocol.report import verdict_lines
 
 BAR_WIDTH: Final = 24
 SHOWN_LEVELS: Final = frozenset({"info", "warning", "error"})
@@ -47,8 +48,9 @@ class Progress:
         if kind == "site_type":
             return f"       site type: {event['site_type']} ({event['confidence']:.0%})"
         if kind == "audit_result":
-            result = event["result"]
-            return f"trust score {result['trust_score']}/100: {result['risk_level']}"
+            return "\n".join(verdict_lines(event["result"]))
+        if kind == "audit_error":
+            return f"the audit failed: {event['error']}"
         return None
 
     def _print(self, line: str) -> None:

@@ -13,7 +13,9 @@ from aiohttp.typedefs import Handler, Middleware
 from server.api.auth import auth_middleware
 from server.api.connections import Connections, request_state
 from server.api.cors import cors_headers, cors_middleware
+from server.api.documents import add_document_routes
 from server.api.routes import add_routes
+from server.api.security import add_security_headers
 from server.api.state import (
     CONFIG,
     CONNECTIONS,
@@ -38,11 +40,8 @@ from server.streaming.sse import Subscribers
 
 logger: Final = logging.getLogger("server.api.app")
 STATIC_DIR: Final = Path(__file__).parent / "static"
-# The page loads nothing from elsewhere; screenshots arrive inline as data: URLs.
-PAGE_HEADERS: Final = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'",
-    "Cache-Control": "no-cache",
-}
+# The page loads nothing from elsewhere (its policy: server/api/security.py).
+PAGE_HEADERS: Final = {"Cache-Control": "no-cache"}
 
 STATIC_FILES: Final = frozenset(path.name for path in STATIC_DIR.iterdir() if path.is_file())
 
@@ -62,6 +61,7 @@ def create_app(
     watch_gauges(app, inner)
     if config.cors is not None:
         app.on_response_prepare.append(cors_headers(config.cors))
+    app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(store_context)
     if isinstance(inner, SQLiteStore):
         app.cleanup_ctx.append(retention_context(inner))
@@ -69,6 +69,7 @@ def create_app(
     # Before connections are drained: ending every audit ends every event stream.
     app.on_shutdown.append(close_scheduler)
     add_routes(app)
+    add_document_routes(app)
     add_page_routes(app)
     app.router.add_get("/metrics", metrics_page)
     return app

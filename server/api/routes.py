@@ -9,6 +9,7 @@ from typing import Any, Final, get_args
 
 from aiohttp import web
 
+from server.api import history
 from server.api.guard import check_target
 from server.api.screenshots import get_screenshot
 from server.api.state import CONFIG, CONNECTIONS, SCHEDULER, STORE, SUBSCRIBERS
@@ -173,6 +174,18 @@ async def list_audits(request: web.Request) -> web.Response:
     before = request.query.get("before") or None
     if before is not None and not AUDIT_ID.fullmatch(before):
         raise ApiError(400, "invalid", "before must be an audit id", "before")
+    wanted = history.read_filter(request.query, config.max_url_length)
+    if wanted is not None:  # ?url= / ?host=: server/api/history.py
+        found, cursor = await history.search(
+            request.app[STORE],
+            wanted,
+            status=status,  # type: ignore[arg-type]
+            limit=limit,
+            before=before,
+            scan_limit=config.history_scan_limit,
+        )
+        items = [render(record, with_result=False) for record in found]
+        return web.json_response({"audits": items, "next_before": cursor})
     records = await request.app[STORE].list_audits(
         status=status,  # type: ignore[arg-type]
         limit=limit,

@@ -155,17 +155,20 @@ def test_any_bytes_posted_get_no_5xx_and_json_errors(
 
 SEGMENT = ANY_TEXT.map(lambda text: quote(text.encode("utf-8", "surrogatepass"), safe=""))
 PATHS = st.one_of(
-    st.sampled_from(["/audits", "/healthz", "/metrics", "/", "/static/app.js"]),
+    st.sampled_from(["/audits", "/healthz", "/metrics", "/", "/static/app.js", "/openapi.json"]),
     SEGMENT.map(lambda s: f"/audits/{s}"),
     SEGMENT.map(lambda s: f"/audits/{s}/events"),
     SEGMENT.map(lambda s: f"/static/{s}"),
     SEGMENT.map(lambda s: f"/{s}"),
     st.just("/audits/AAAAAAAAAAAAAAAAAAAAAA/events"),
     SEGMENT.map(lambda s: f"/audits/AAAAAAAAAAAAAAAAAAAAAA/screenshots/{s}"),
+    SEGMENT.map(lambda s: f"/audits/{s}/report"),
+    SEGMENT.map(lambda s: f"/audits/AAAAAAAAAAAAAAAAAAAAAA/compare/{s}"),
 )
 QUERY_VALUES = ANY_TEXT | st.integers().map(str) | st.just("9" * 5000) | st.just("\u00b2")
 QUERIES = st.dictionaries(
-    st.sampled_from(["limit", "status", "before", "last_event_id"]) | ANY_TEXT,
+    st.sampled_from(["limit", "status", "before", "last_event_id", "url", "host", "download"])
+    | ANY_TEXT,
     QUERY_VALUES,
     max_size=3,
 )

@@ -26,6 +26,26 @@ const MODULE_NAMES = {
   js_analysis: "Scripts",
   phishing: "Phishing",
 };
+// Words for the codes the server and the auditor use, so the simple view shows no code.
+const STATE_TEXT = {
+  idle: "Not started",
+  connecting: "Connecting",
+  queued: "Waiting for a worker",
+  running: "Running",
+  done: "Finished",
+  error: "Failed",
+};
+const PHASE_TEXT = { waiting: "Waiting", running: "In progress", done: "Done", error: "Failed" };
+const STATUS_TEXT = { queued: "Waiting", running: "Running", complete: "Finished", error: "Failed" };
+const TIER_TEXT = { quick_scan: "Quick scan", standard_audit: "Standard audit", deep_forensic: "Deep forensic" };
+const ERROR_TEXT = {
+  crashed: "the auditor stopped unexpectedly",
+  timeout: "it took longer than its time limit",
+  cancelled: "it was cancelled",
+  no_result: "the site could not be judged",
+  interrupted: "the server restarted during the audit",
+  spawn_failed: "the auditor could not be started",
+};
 const IMAGE_MIME = /^image\/(png|jpeg|webp|gif)$/;
 const MAX_LOG_LINES = 2000; // the page keeps the newest lines, the server keeps them all
 const HISTORY_LIMIT = 20;
@@ -190,6 +210,7 @@ async function streamError(source) {
   }
   setStreamStatus("Finished.");
   if (data && data.result && $("result").hidden) renderResult(data.result);
+  if (data && data.result) showReportActions();
 }
 
 function setStreamStatus(text) {
@@ -226,7 +247,9 @@ function resetAudit(id) {
   $("header-grade").textContent = "–";
   $("header-grade").dataset.grade = "";
   $("result").hidden = true;
+  $("report-actions").hidden = true;
   $("site-type").textContent = "";
+  seenSentences.clear();
 }
 
 const RENDERERS = {
@@ -253,10 +276,12 @@ const RENDERERS = {
     setState("done");
     setProgress(100);
     setStreamStatus(`Finished in ${Number(d.elapsed).toFixed(1)} s.`);
+    showReportActions();
   },
   audit_error: (d, pos) => {
     setState("error");
-    showAuditError(`The audit failed (${d.code}): ${d.error}`);
+    const why = ERROR_TEXT[d.code];
+    showAuditError(why ? `The audit failed: ${why}. ${d.error}` : `The audit failed: ${d.error}`);
     addLog(pos, "error", "server", d.error);
     setStreamStatus("Stopped.");
   },
@@ -270,7 +295,8 @@ function render(type, data, position) {
 function setState(state) {
   const badge = $("audit-state");
   badge.dataset.state = state;
-  badge.textContent = state;
+  badge.textContent = STATE_TEXT[state] || state;
+  $("cancel").hidden = !["connecting", "queued", "running"].includes(state);
 }
 
 function setProgress(pct) {
@@ -289,7 +315,7 @@ function renderPhase(d) {
 
 function setPhase(li, state, message) {
   li.dataset.state = state;
-  li.querySelector(".state").textContent = state;
+  li.querySelector(".state").textContent = PHASE_TEXT[state] || state;
   li.querySelector(".msg").textContent = message || "";
 }
 
@@ -314,13 +340,29 @@ function safeClass(text) {
   return String(text).replace(/[^a-z0-9_-]/gi, "");
 }
 
+// The first finding with a given sentence, and the pages it was seen on: a later finding
+// that says the same thing adds its page there and shows only in the expert view.
+const seenSentences = new Map();
+
 function addFinding(position, f) {
   const group = document.querySelector(`#findings .sev[data-severity="${CSS.escape(f.severity)}"]`);
   if (!group) return;
   const li = el("li", "finding");
   li.dataset.eventId = String(position);
   li.dataset.findingId = f.id;
-  li.append(el("p", "plain", f.plain_english));
+  const key = String(f.plain_english);
+  const first = seenSentences.get(key);
+  if (first) {
+    li.classList.add("repeat");
+    first.pages.add(f.url);
+    first.seen.textContent = `Seen on ${first.pages.size} pages.`;
+    first.seen.hidden = first.pages.size < 2;
+  } else {
+    const seen = el("p", "seen");
+    seen.hidden = true;
+    seenSentences.set(key, { pages: new Set([f.url]), seen });
+    li.append(el("p", "plain", f.plain_english), seen);
+  }
   if (f.evidence) li.append(el("blockquote", "evidence", f.evidence));
   const expert = el("p", "expert-only detail");
   expert.append(
@@ -390,14 +432,29 @@ function renderResult(r) {
   $("gauge").dataset.risk = safeClass(r.risk_level);
   $("risk-level").textContent = RISK_TEXT[r.risk_level] || String(r.risk_level);
   $("risk-level").dataset.risk = safeClass(r.risk_level);
-  $("narrative").textContent = typeof r.narrative === "string" ? r.narrative : "";
+  const shown = [...seenSentences.keys()];
+  $("narrative").textContent = typeof r.narrative === "string" ? unrepeated(r.narrative, shown) : "";
   const recs = Array.isArray(r.recommendations) ? r.recommendations : [];
-  $("recommendations").replaceChildren(...recs.map((text) => el("li", "", text)));
+  const narrative = $("narrative").textContent;
+  const unique = [...new Set(recs)].filter((text) => !narrative.includes(text));
+  $("recommendations").replaceChildren(...unique.map((text) => el("li", "", text)));
   renderSignals(r.signal_scores || {});
   if (r.site_type && !$("site-type").textContent) {
     const type = typeof r.site_type === "string" ? r.site_type : r.site_type.site_type;
     if (type) $("site-type").textContent = `Site type: ${String(type).replaceAll("_", " ")}`;
   }
+}
+
+// The narrative without the sentences the findings already show (protocol/report.py does
+// the same for the report); a line left with only its label goes too.
+function unrepeated(text, shown) {
+  const kept = [];
+  for (let line of text.split("\n")) {
+    for (const sentence of shown) if (sentence) line = line.split(sentence).join("");
+    const rest = line.split(/\s+/).filter(Boolean).join(" ");
+    if (rest && !rest.endsWith(":")) kept.push(rest);
+  }
+  return kept.join("\n");
 }
 
 function renderSignals(signals) {
@@ -406,6 +463,50 @@ function renderSignals(signals) {
     items.push(el("dt", "", name), el("dd", "", `${value} / 100`));
   }
   $("signals").replaceChildren(...items);
+}
+
+// ---------- cancel and report ----------
+
+async function cancelAudit() {
+  if (!current || current.terminal) return;
+  $("cancel").disabled = true;
+  try {
+    const { response, data } = await api("DELETE", `/audits/${encodeURIComponent(current.id)}`);
+    if (!response.ok) showAuditError(errorMessage(response, data));
+  } catch (err) {
+    showAuditError(`Cannot reach the server: ${err.message}`);
+  } finally {
+    $("cancel").disabled = false;
+  }
+}
+
+function reportPath(id) {
+  return `/audits/${encodeURIComponent(id)}/report`;
+}
+
+function showReportActions() {
+  if (!current) return;
+  $("report-link").href = reportPath(current.id);
+  $("report-actions").hidden = false;
+}
+
+// Fetched with the token (a plain link cannot send it), then saved from memory.
+async function downloadReport() {
+  if (!current) return;
+  const id = current.id;
+  const response = await fetch(`${reportPath(id)}?download=1`, { headers: authHeaders() });
+  if (!response.ok) {
+    showAuditError(`The report is not available (${response.status}).`);
+    return;
+  }
+  const href = URL.createObjectURL(await response.blob());
+  const link = el("a");
+  link.href = href;
+  link.download = `veritas-${id}.html`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10000);
 }
 
 // ---------- simple / expert ----------
@@ -443,8 +544,15 @@ function historyEntry(audit) {
   link.href = auditHref(audit.id);
   link.dataset.auditId = audit.id;
   link.append(el("span", "history-url", audit.url || audit.id));
-  const meta = [audit.status, audit.tier, scoreOf(audit)].filter(Boolean).join(" · ");
+  const meta = [
+    STATUS_TEXT[audit.status] || audit.status,
+    TIER_TEXT[audit.tier] || audit.tier,
+    scoreOf(audit),
+    whenOf(audit),
+  ].filter(Boolean).join(" · ");
   link.append(el("span", "history-meta muted", meta));
+  const reason = reasonOf(audit);
+  if (reason) link.append(el("span", "history-reason muted", reason));
   link.addEventListener("click", (event) => {
     event.preventDefault();
     history.pushState({ audit: audit.id }, "", auditHref(audit.id));
@@ -452,6 +560,21 @@ function historyEntry(audit) {
   });
   li.append(link);
   return li;
+}
+
+function whenOf(audit) {
+  const stamp = Number(audit.created_at);
+  if (!Number.isFinite(stamp) || stamp <= 0) return "";
+  return new Date(stamp * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+// Why the audit ended as it did: the verdict in words, or what stopped it.
+function reasonOf(audit) {
+  if (audit.status === "error") {
+    const why = ERROR_TEXT[audit.error_code] || "it failed";
+    return audit.error ? `Stopped: ${why} (${audit.error})` : `Stopped: ${why}`;
+  }
+  return audit.risk_level ? RISK_TEXT[audit.risk_level] || "" : "";
 }
 
 function scoreOf(audit) {
@@ -474,6 +597,8 @@ function init() {
     if (current && !current.terminal && !$("audit-error").hidden) openAudit(current.id);
   });
   $("history-refresh").addEventListener("click", loadHistory);
+  $("cancel").addEventListener("click", cancelAudit);
+  $("report-download").addEventListener("click", downloadReport);
   $("view-simple").addEventListener("click", () => setView("simple"));
   $("view-expert").addEventListener("click", () => setView("expert"));
   $("verdict-mode").addEventListener("change", () => setView($("verdict-mode").value));

@@ -1,0 +1,1 @@
+"""The terminal and CI client of a Veritas server: `python -m veritas URL --server BASE`."""
