@@ -180,21 +180,42 @@ class Fetcher:
         seen.add(key)
         return None, target
 
-    async def _response(self, url: str, deadline: float) -> Response:
+    async def preflight(self, url: str, origin: str) -> Page:
+        """One CORS preflight (OPTIONS with an Origin), its redirects not followed."""
+        started = time.monotonic()
+        deadline = asyncio.get_running_loop().time() + self.limits.page_timeout
+        self.check(url)
+        headers = {"Origin": origin, "Access-Control-Request-Method": "GET"}
+        response = await self._response(url, deadline, "OPTIONS", headers)
+        return _page(url, response, [], started)
+
+    async def _response(
+        self, url: str, deadline: float, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> Response:
         try:
             try:
-                return await self._attempt(url, deadline, verify_error=None)
+                return await self._attempt(url, deadline, None, method, headers)
             except aiohttp.ClientConnectorCertificateError as exc:
                 # Fetch again without verification, only to read the certificate and say why.
-                return await self._attempt(url, deadline, str(exc.certificate_error))
+                error = str(exc.certificate_error)
+                return await self._attempt(url, deadline, error, method, headers)
         except (aiohttp.ClientError, OSError, TargetRefused, ValueError) as exc:
             raise _translate(url, exc, self.limits) from exc
 
-    async def _attempt(self, url: str, deadline: float, verify_error: str | None) -> Response:
+    async def _attempt(
+        self,
+        url: str,
+        deadline: float,
+        verify_error: str | None,
+        method: str = "GET",
+        extra: dict[str, str] | None = None,
+    ) -> Response:
         assert self._session is not None, "use Fetcher as an async context manager"
         ssl_option: ssl.SSLContext | bool = True if verify_error is None else self._insecure
         async with asyncio.timeout_at(deadline):
-            response = await self._session.get(url, allow_redirects=False, ssl=ssl_option)
+            response = await self._session.request(
+                method, url, headers=extra, allow_redirects=False, ssl=ssl_option
+            )
         try:
             tls, ip = _connection_facts(response, verify_error)
             redirect = response.status in REDIRECT_STATUSES and "location" in response.headers

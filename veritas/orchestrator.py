@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from veritas.analysis import (
     SECURITY_MODULES,
@@ -24,6 +25,7 @@ from veritas.analysis import (
     gather_intel,
     iter_content,
 )
+from veritas.analysis.headers import PREFLIGHT_ORIGIN
 from veritas.config import Config
 from veritas.emitter import Emitter
 from veritas.errors import AuditFailed, FetchError, RefusedTarget
@@ -68,9 +70,12 @@ class AuditState:
     errors: list[str] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
 
+    http: Page | None = None  # http://host/ when the audit began on https
+    cors: Page | None = None  # the CORS preflight of the entry page
+
     @property
     def site(self) -> Site:
-        return Site(tuple(self.pages), tuple(self.scripts))
+        return Site(tuple(self.pages), tuple(self.scripts), self.http, self.cors)
 
 
 Summary = dict[str, Any]
@@ -178,6 +183,7 @@ class Orchestrator:
             raise AuditFailed(f"time limit of {limit:g} s reached before the entry page") from None
         try:
             async with asyncio.timeout_at(_loop_time(deadline)):
+                await self._probe(fetcher, entry)
                 await self._fetch_all(fetcher, page_links(entry, budget.pages - 1), "page")
                 scripts = script_links(self.state.pages, entry, budget.scripts)
                 await self._fetch_all(fetcher, scripts, "script")
@@ -206,6 +212,30 @@ class Orchestrator:
         self.state.pages.append(entry)
         await self.emitter.drain()
         return entry
+
+    async def _probe(self, fetcher: Fetcher, entry: Page) -> None:
+        """The two extra requests the header grade needs: http://host/ and a CORS preflight.
+
+        http://host/ is only tried for an https audit on the default port, as the
+        Observatory only tries port 80.
+        """
+        async with asyncio.TaskGroup() as group:
+            cors = group.create_task(
+                self._optional(fetcher.preflight(entry.final_url, PREFLIGHT_ORIGIN), "CORS")
+            )
+            root = _http_root(entry.url)
+            http = group.create_task(self._optional(fetcher.fetch(root), "http")) if root else None
+        self.state.cors = cors.result()
+        self.state.http = http.result() if http is not None else None
+
+    async def _optional(self, request: Awaitable[Page], what: str) -> Page | None:
+        try:
+            page = await request
+        except FetchError as exc:  # the grade then judges without it, as if unanswered
+            self.emitter.log("scout", "info", f"{what} not fetched: {exc}")
+            return None
+        self.state.stats["requests"] += 1 + len(page.redirects)
+        return page
 
     async def _fetch_all(self, fetcher: Fetcher, urls: list[str], kind: str) -> None:
         """Fetch concurrently, keep the results in link order, report each as it arrives."""
@@ -362,6 +392,14 @@ def _loop_time(monotonic_deadline: float) -> float:
     """A `time.monotonic()` instant on the event loop's clock."""
     loop = asyncio.get_running_loop()
     return loop.time() + (monotonic_deadline - time.monotonic())
+
+
+def _http_root(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or parts.port is not None or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"http://{host}/"
 
 
 def _headers(page: Page) -> dict[str, str]:
