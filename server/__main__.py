@@ -36,7 +36,7 @@ def announce(config: ServerConfig) -> Callable[[str], None]:
     """What aiohttp calls once the socket listens: one line saying where, in our log format."""
 
     def say(_: str) -> None:
-        where = config.data_dir or "memory only"
+        where = "shared, in Redis" if config.store_url else config.data_dir or "memory only"
         url = f"http://{config.host}:{config.port}/"
         logging.getLogger("server").info("serving on %s (data: %s); Ctrl-C stops", url, where)
 

@@ -23,6 +23,7 @@ from server.streaming.log import LogLimits
 from server.streaming.runner import RunnerConfig
 from server.streaming.sse import SseSettings
 
+STORE_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
 
 
@@ -31,6 +32,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path | None = Path("var")  # None: nothing kept on disk
+    store_url: str | None = None  # redis://HOST:PORT/DB: audits shared by several instances
     # audits
     max_workers: int = 4
     max_queued: int = 100
@@ -102,6 +104,8 @@ class ServerConfig:
             _positive(name, getattr(self, name))
         if self.store_synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ConfigError("VERITAS_STORE_SYNCHRONOUS must be FULL, NORMAL or OFF")
+        if self.store_url is not None and not self.store_url.startswith(STORE_SCHEMES):
+            raise ConfigError(f"VERITAS_STORE must be a {' or '.join(STORE_SCHEMES)} URL")
         if self.api_token is not None and not self.api_token.strip():
             raise ConfigError("VERITAS_API_TOKEN must not be blank (unset it for no token)")
         if self.log_format not in LOG_FORMATS:
@@ -220,6 +224,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_HOST": ("host", str),
     "VERITAS_PORT": ("port", int),
     "VERITAS_DATA_DIR": ("data_dir", _data_dir),
+    "VERITAS_STORE": ("store_url", lambda s: s.strip() or None),
     "VERITAS_MAX_WORKERS": ("max_workers", int),
     "VERITAS_MAX_QUEUED": ("max_queued", int),
     "VERITAS_RETRY_AFTER": ("retry_after", int),
@@ -291,6 +296,9 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
     parser.add_argument(
         "--data-dir", help="folder for the audit database (VERITAS_DATA_DIR); '' for none"
     )
+    parser.add_argument(
+        "--store", help="redis://HOST:PORT/DB to share audits between instances (VERITAS_STORE)"
+    )
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {}
     if args.host is not None:
@@ -299,4 +307,6 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
         flags["port"] = args.port
     if args.data_dir is not None:
         flags["data_dir"] = _data_dir(args.data_dir)
+    if args.store is not None:
+        flags["store_url"] = args.store.strip() or None
     return from_environment(environ, **flags)

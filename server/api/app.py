@@ -98,7 +98,12 @@ def add_page_routes(app: web.Application) -> None:
 
 
 def make_store(config: ServerConfig, metrics: Metrics) -> Store:
-    """The one place that picks the store: SQLite in the data directory, if there is one."""
+    """The one place that picks the store: Redis when `--store` names one (imported only
+    then), else SQLite in the data directory, if there is one."""
+    if config.store_url is not None:
+        from server.stores.redis import RedisStore, redis_settings
+
+        return RedisStore(config.store_url, redis_settings(config), on_batch=metrics.store_batch)
     if config.data_dir is None:
         return MemoryStore()
     path = config.data_dir / "veritas.sqlite3"
@@ -147,7 +152,8 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     store = app[STORE]
     await store.open()
-    await recover_interrupted(store)
+    if not app[CONFIG].store_url:  # a shared store's unfinished audits may be running elsewhere
+        await recover_interrupted(store)
     yield
     await store.close()
 
