@@ -56,6 +56,10 @@ def create_app(
     if config.cors is not None:
         app.on_response_prepare.append(cors_headers(config.cors))
     app.cleanup_ctx.append(store_context)
+    if config.store_url is not None:  # imports redis: only for a shared store
+        from server.cluster.followers import followers_context
+
+        app.cleanup_ctx.append(followers_context(inner, config.log_limits))
     if isinstance(inner, SQLiteStore):
         app.cleanup_ctx.append(retention_context(inner))
     app.cleanup_ctx.append(scheduler_context(hooks or MetricsHooks(metrics)))

@@ -10,6 +10,7 @@ from aiohttp import web
 from server.api.guard import check_target
 from server.api.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
 from server.api.validation import parse_audit_request
+from server.cluster import FOLLOWERS
 from server.config import ServerConfig
 from server.errors import ApiError, NotFound
 from server.stores.store import FINISHED, AuditRecord, AuditStatus
@@ -111,6 +112,11 @@ async def find_log(request: web.Request, audit_id: str) -> AuditLog:
     audit = request.app[SCHEDULER].get(audit_id)
     if audit is not None:
         return audit.log
+    followers = request.app.get(FOLLOWERS)  # a shared store: the audit may run elsewhere
+    if followers is not None:
+        followed = await followers.log(audit_id)
+        if followed is not None:
+            return followed
     await find_record(request, audit_id)
     stored = await request.app[STORE].load_events(audit_id)
     return AuditLog.from_stored(audit_id, request.app[CONFIG].log_limits, stored)

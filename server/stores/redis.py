@@ -368,6 +368,11 @@ class RedisStore:
         entries: list[Any] = await client.xrange(key, f"({after}-0", "+", count=count)
         return [_stored(entry_id, values) for entry_id, values in entries]
 
+    @staticmethod
+    def event_of(entry_id: str, values: dict[str, str]) -> StoredEvent:
+        """The event a stream entry holds (as XRANGE and XREAD return it)."""
+        return _stored(entry_id, values)
+
     async def _range(self, client: Client, audit_id: str, after: int) -> list[StoredEvent]:
         found: list[StoredEvent] = []
         while True:

@@ -1,0 +1,88 @@
+"""Two real `python -m server` processes on one real redis-server, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.server.redis_server import RedisServer, redis_server
+from tests.server.server_process import (
+    ServerProcess,
+    body_of,
+    get_json,
+    post_audit,
+    read_events,
+    worker_command,
+)
+
+
+@pytest.fixture
+async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    async with redis_server(tmp_path) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def instances(
+    tmp_path: Path, redis: RedisServer, count: int = 2, **env: str
+) -> AsyncIterator[list[ServerProcess]]:
+    servers = []
+    for index in range(count):
+        data_dir = tmp_path / f"instance{index}"
+        data_dir.mkdir()
+        servers.append(ServerProcess(data_dir, {"VERITAS_STORE": redis.url, **env}))
+    try:
+        await asyncio.gather(*(server.start() for server in servers))
+        yield servers
+    finally:
+        for server in servers:
+            await server.ensure_stopped()
+
+
+def ids_of(stream: bytes) -> list[int]:
+    return [int(line[4:]) for line in stream.split(b"\n") if line.startswith(b"id: ")]
+
+
+async def test_an_audit_started_on_a_streams_byte_identical_from_b(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    drip = worker_command("drip", count=150, interval=0.02)
+    async with (
+        instances(tmp_path, redis, VERITAS_WORKER_COMMAND=drip) as (a, b),
+        aiohttp.ClientSession() as session,
+    ):
+        audit_id = await post_audit(session, a.base)
+        from_a_task = asyncio.create_task(read_events(session, a.base, audit_id))
+        async with session.get(f"{b.base}/audits/{audit_id}/events") as response:
+            assert response.status == 200
+            from_b = await response.content.readuntil(b"id: 3\n")
+            # B follows it live: it is still running, on A.
+            assert (await get_json(session, f"{a.base}/audits/{audit_id}"))["status"] == "running"
+            assert (await get_json(session, f"{a.base}/healthz"))["running"] == 1
+            assert (await get_json(session, f"{b.base}/healthz"))["running"] == 0
+            from_b += await response.read()
+        from_a = await from_a_task
+        assert body_of(from_b) == body_of(from_a)
+        ids = ids_of(from_b)
+        assert ids == list(range(1, len(ids) + 1)) and len(ids) > 150
+        assert from_b.count(b"event: audit_complete") == 1
+        # Resume on B after an id seen on A; and after the end, as today.
+        async with session.get(
+            f"{b.base}/audits/{audit_id}/events", headers={"Last-Event-ID": "10"}
+        ) as response:
+            assert response.status == 200
+            resumed = await response.read()
+        assert ids_of(resumed) == ids[10:]
+        assert body_of(from_a).endswith(body_of(resumed))
+        beyond = {"Last-Event-ID": str(len(ids) + 1)}
+        async with session.get(f"{b.base}/audits/{audit_id}/events", headers=beyond) as response:
+            assert response.status == 400
+        record_on_b = await get_json(session, f"{b.base}/audits/{audit_id}")
+        assert record_on_b["status"] == "complete"
+        listed = await get_json(session, f"{b.base}/audits")
+        assert [item["id"] for item in listed["audits"]] == [audit_id]
