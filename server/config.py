@@ -33,6 +33,7 @@ class ServerConfig:
     port: int = 8080
     data_dir: Path | None = Path("var")  # None: nothing kept on disk
     store_url: str | None = None  # redis://HOST:PORT/DB: audits shared by several instances
+    lease_seconds: float = 10.0  # shared store: an instance silent this long loses its audits
     # audits
     max_workers: int = 4
     max_queued: int = 100
@@ -100,7 +101,7 @@ class ServerConfig:
         _at_least("retention_max_audits", self.retention_max_audits, 0)
         for name in ("store_batch_ms", "retention_max_age_days"):
             _positive(name, getattr(self, name), zero_ok=True)
-        for name in ("retention_interval", "shutdown_timeout"):
+        for name in ("retention_interval", "shutdown_timeout", "lease_seconds"):
             _positive(name, getattr(self, name))
         if self.store_synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ConfigError("VERITAS_STORE_SYNCHRONOUS must be FULL, NORMAL or OFF")
@@ -225,6 +226,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_PORT": ("port", int),
     "VERITAS_DATA_DIR": ("data_dir", _data_dir),
     "VERITAS_STORE": ("store_url", lambda s: s.strip() or None),
+    "VERITAS_LEASE_SECONDS": ("lease_seconds", float),
     "VERITAS_MAX_WORKERS": ("max_workers", int),
     "VERITAS_MAX_QUEUED": ("max_queued", int),
     "VERITAS_RETRY_AFTER": ("retry_after", int),

@@ -17,18 +17,14 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.asyncio as aioredis
-from aiohttp import web
 from redis.exceptions import RedisError
 
-from server.cluster import FOLLOWERS
 from server.cluster.mirror import MirrorLog
 from server.stores.redis import Client, RedisStore
-from server.stores.store import Store
 from server.streaming.log import AuditLog, LogLimits
 
 logger: Final = logging.getLogger("server.cluster.followers")
@@ -137,20 +133,3 @@ class Followers:
         mirror.add([self.store.event_of(entry_id, values) for entry_id, values in entries])
         if mirror.closed:
             del self._logs[audit_id]
-
-
-def followers_context(
-    store: Store, limits: LogLimits
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """For `app.cleanup_ctx`, after the store's context: followers live while the store is open."""
-    if not isinstance(store, RedisStore):
-        raise TypeError("followers need the shared (Redis) store")
-
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        followers = Followers(store, limits)
-        app[FOLLOWERS] = followers
-        await followers.start()
-        yield
-        await followers.close()
-
-    return context

@@ -35,6 +35,7 @@ import asyncio
 import base64
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
@@ -57,15 +58,13 @@ _T = TypeVar("_T")
 Client = Any
 _LOST: Final = (RedisConnectionError, RedisTimeoutError, OSError)
 
-# KEYS: events, record, unfinished. ARGV: token ('' = unfenced), finished_at, expire
+# KEYS: events, record, unfinished. ARGV: token (the record's, if it has one), finished_at, expire
 # seconds (0 = never), then position, type, data for each event. A terminal event sets
 # the record's outcome in the same step, so they commit together.
 _APPEND: Final = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return {'missing', '0'} end
-if ARGV[1] ~= '' then
-  local held = redis.call('HGET', KEYS[2], 'token')
-  if held and held ~= ARGV[1] then return {'fenced', held} end
-end
+local held = redis.call('HGET', KEYS[2], 'token')
+if held and held ~= ARGV[1] then return {'fenced', held} end
 local last = 0
 local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
@@ -92,23 +91,29 @@ end
 return {'ok', ARGV[#ARGV - 2]}
 """
 
-# KEYS: record, audits, unfinished. ARGV: id, created_at, unfinished ('1'/'0'), then
-# field, value pairs.
+# KEYS: record, audits, unfinished, lease. ARGV: id, created_at, lease ms (0: finished, no
+# lease), token, then field, value pairs. An unfinished audit starts with a lease: no
+# reaper takes it before its owner's first heartbeat.
 _CREATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-if ARGV[3] == '1' then redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1]) end
+if ARGV[3] ~= '0' then
+  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+  redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[3])
+end
 return 1
 """
 
-# KEYS: record, unfinished, events. ARGV: id, finished ('1'/'0'), expire seconds, the
-# number of fields to delete, their names, then field, value pairs to set.
+# KEYS: record, unfinished, events. ARGV: id, finished ('1'/'0'), expire seconds, token,
+# the number of fields to delete, their names, then field, value pairs to set.
 _UPDATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local dels = tonumber(ARGV[4])
-if dels > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 5, 4 + dels)) end
-if #ARGV > 4 + dels then redis.call('HSET', KEYS[1], unpack(ARGV, 5 + dels)) end
+local held = redis.call('HGET', KEYS[1], 'token')
+if held and held ~= ARGV[4] then return -1 end
+local dels = tonumber(ARGV[5])
+if dels > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 6, 5 + dels)) end
+if #ARGV > 5 + dels then redis.call('HSET', KEYS[1], unpack(ARGV, 6 + dels)) end
 if ARGV[2] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   if tonumber(ARGV[3]) > 0 then
@@ -129,6 +134,7 @@ class RedisSettings:
     expire_seconds: int = 30 * 86400  # a finished audit's keys live this long; 0: forever
     max_connections: int = 16  # the pool for writes and reads (blocking readers have their own)
     replay_page: int = 1000  # entries per XRANGE when loading events
+    lease_ms: int = 10_000  # an owner silent this long loses its audits to another instance
 
 
 def redis_settings(config: ServerConfig) -> RedisSettings:
@@ -137,6 +143,7 @@ def redis_settings(config: ServerConfig) -> RedisSettings:
         batch_max_events=config.store_batch_events,
         max_pending_bytes=config.store_max_pending_bytes,
         expire_seconds=round(config.retention_max_age_days * 86400),
+        lease_ms=round(config.lease_seconds * 1000),
     )
 
 
@@ -173,6 +180,9 @@ class Keys:
     def events(self, audit_id: str) -> str:
         return f"{self.prefix}events:{audit_id}"
 
+    def lease(self, audit_id: str) -> str:
+        return f"{self.prefix}lease:{audit_id}"
+
     @property
     def audits(self) -> str:
         return f"{self.prefix}audits"
@@ -208,6 +218,8 @@ class RedisStore:
         self._flushers: list[tuple[int, asyncio.Future[None]]] = []
         self._has_work = asyncio.Event()
         self._closing = False
+        self.instance = secrets.token_hex(6)  # this process, in the tokens it issues
+        self._serial = 0
         self._tokens: dict[str, str] = {}  # audit id -> the lease token its appends carry
         self._tails: dict[str, list[StoredEvent]] = {}  # events of audits still appending
         self._held: dict[str, dict[str, str]] = {}  # their records' fields, as last written
@@ -271,19 +283,40 @@ class RedisStore:
     def fenced(self, audit_id: str) -> bool:
         return audit_id in self._fenced
 
+    def owned(self) -> dict[str, str]:
+        """The audits this store is writing (created here, not yet ended) and their tokens."""
+        return {audit_id: self._tokens[audit_id] for audit_id in self._held}
+
+    def lose(self, audit_id: str) -> None:
+        """Another instance took this audit over: append nothing more for it, tell the owner."""
+        if audit_id in self._fenced:
+            return
+        self._fenced.add(audit_id)
+        self._forget_held(audit_id)
+        if self.on_fenced is not None:
+            self.on_fenced(audit_id)
+
+    async def call(self, command: Callable[[Client], Awaitable[_T]]) -> _T:
+        """Run commands on the pool, to their end even if the caller is cancelled."""
+        return await self._read(command)
+
     # -- writes
 
     async def create_audit(self, record: AuditRecord) -> None:
         values = _encode_fields({name: getattr(record, name) for name in _RECORD_FIELDS})
+        if record.status not in FINISHED:  # its owner's appends must carry this token
+            self._serial += 1
+            values["token"] = f"{self.instance}:{self._serial}"
         pairs = [item for pair in values.items() for item in pair]
-        keys = [self.keys.record(record.id), self.keys.audits, self.keys.unfinished]
-        unfinished = "0" if record.status in FINISHED else "1"
-        args = [record.id, record.created_at, unfinished, *pairs]
+        keys = self._create_keys(record.id)
+        lease = self.settings.lease_ms if "token" in values else 0
+        args = [record.id, record.created_at, lease, values.get("token", ""), *pairs]
         created = await self._write(_CREATE, keys, args, "create")
         if not created:
             raise StoreError(f"audit {record.id} already exists")
-        if record.status not in FINISHED:
+        if "token" in values:
             self._held[record.id] = values
+            self._tokens[record.id] = values["token"]
 
     async def update_audit(self, audit_id: str, **changes: Any) -> None:
         unknown = set(changes) - (set(_RECORD_FIELDS) - {"id"})
@@ -296,8 +329,10 @@ class RedisStore:
         pairs = [item for pair in values.items() for item in pair]
         finished = "1" if changes.get("status") in FINISHED else "0"
         keys = [self.keys.record(audit_id), self.keys.unfinished, self.keys.events(audit_id)]
-        args = [audit_id, finished, self.settings.expire_seconds, len(removed), *removed, *pairs]
-        await self._write(_UPDATE, keys, args, "update")
+        token = self._tokens.get(audit_id, "")
+        args = [audit_id, finished, self.settings.expire_seconds, token, len(removed), *removed]
+        if await self._write(_UPDATE, keys, [*args, *pairs], "update") == -1:
+            raise StoreError(f"audit {audit_id} is fenced: another instance took it over")
         held = self._held.get(audit_id)
         if held is not None:
             for name in removed:
@@ -569,9 +604,7 @@ class RedisStore:
             return
         reason = f"audit {item.audit_id}: append refused ({outcome} {value})"
         if outcome == "fenced":
-            self._fenced.add(item.audit_id)
-            if self.on_fenced is not None:
-                self.on_fenced(item.audit_id)
+            self.lose(item.audit_id)
         logger.error("%s", reason, extra={"audit_id": item.audit_id})
         if item.listener is not None:
             item.listener.failed(reason)
@@ -606,9 +639,15 @@ class RedisStore:
         logger.warning("audit %s: Redis lost its record; writing it again", audit_id)
         created_at = json.loads(held["created_at"])
         pairs = [item for pair in held.items() for item in pair]
-        keys = [self.keys.record(audit_id), self.keys.audits, self.keys.unfinished]
-        await self.client.eval(_CREATE, len(keys), *keys, audit_id, created_at, "1", *pairs)
+        keys = self._create_keys(audit_id)
+        lease = self.settings.lease_ms
+        args = [audit_id, created_at, lease, held["token"], *pairs]
+        await self.client.eval(_CREATE, len(keys), *keys, *args)
         return True
+
+    def _create_keys(self, audit_id: str) -> list[str]:
+        record = self.keys.record(audit_id)
+        return [record, self.keys.audits, self.keys.unfinished, self.keys.lease(audit_id)]
 
     def _keep_tail(self, item: _Events) -> None:
         if any(event.type in TERMINAL_TYPES for event in item.events):

@@ -323,6 +323,11 @@ class Scheduler:
             return new_event("audit_error", 0, error="the server stopped", code="interrupted")
         return terminal
 
+    def forget(self, audit_id: str) -> None:
+        """Drop a finished audit from memory: the store holds its truth (another instance
+        of a shared store took it over), so requests read it from there."""
+        self._finished.pop(audit_id, None)
+
     def _retire(self, audit: Audit) -> None:
         self._live.pop(audit.id, None)
         self._finished[audit.id] = audit

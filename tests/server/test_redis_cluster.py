@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,11 +14,14 @@ import pytest
 from tests.server.redis_server import RedisServer, redis_server
 from tests.server.server_process import (
     ServerProcess,
+    alive,
     body_of,
     get_json,
+    kill_workers,
     post_audit,
     read_events,
     worker_command,
+    worker_pids,
 )
 
 
@@ -86,3 +90,67 @@ async def test_an_audit_started_on_a_streams_byte_identical_from_b(
         assert record_on_b["status"] == "complete"
         listed = await get_json(session, f"{b.base}/audits")
         assert [item["id"] for item in listed["audits"]] == [audit_id]
+
+
+async def read_until_id(response: aiohttp.ClientResponse, position: int) -> bytes:
+    return await response.content.readuntil(f"id: {position}\n".encode())
+
+
+async def test_sigkill_of_the_owner_a_client_resumes_on_b_to_exactly_one_end(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    pid_file = tmp_path / "workers.pids"
+    hang = worker_command("hang", pid_file=pid_file, after=5)
+    env = {"VERITAS_WORKER_COMMAND": hang, "VERITAS_LEASE_SECONDS": "1"}
+    async with instances(tmp_path, redis, **env) as (a, b), aiohttp.ClientSession() as session:
+        audit_id = await post_audit(session, a.base)
+        async with session.get(f"{a.base}/audits/{audit_id}/events") as response:
+            seen = await read_until_id(response, 4)
+            await a.stop(signal.SIGKILL)
+        kill_workers(pid_file)  # they die with their server; this only makes sure
+        last = ids_of(seen)[-1]
+        async with session.get(
+            f"{b.base}/audits/{audit_id}/events", headers={"Last-Event-ID": str(last)}
+        ) as response:
+            assert response.status == 200
+            rest = await response.read()
+        ids = ids_of(seen) + ids_of(rest)
+        assert ids == list(range(1, len(ids) + 1))
+        assert rest.count(b"event: audit_error") == 1
+        assert rest.count(b"event: audit_complete") == 0
+        assert rest.rstrip().endswith(b"}")  # the terminal event is the last one
+        assert b'"code":"interrupted"' in rest
+        record = await get_json(session, f"{b.base}/audits/{audit_id}")
+        assert (record["status"], record["error_code"]) == ("error", "interrupted")
+
+
+async def test_an_owner_stopped_past_its_lease_is_fenced_when_it_resumes(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    pid_file = tmp_path / "workers.pids"
+    hang = worker_command("hang", pid_file=pid_file, after=5)
+    env = {"VERITAS_WORKER_COMMAND": hang, "VERITAS_LEASE_SECONDS": "1"}
+    async with instances(tmp_path, redis, **env) as (a, b), aiohttp.ClientSession() as session:
+        audit_id = await post_audit(session, a.base)
+        async with session.get(f"{b.base}/audits/{audit_id}/events") as response:
+            await read_until_id(response, 4)
+            a.signal(signal.SIGSTOP)
+            try:
+                stream = await response.read()  # ends once B's reaper closed the audit
+            finally:
+                a.signal(signal.SIGCONT)
+        assert stream.count(b"event: audit_error") == 1
+        assert b'"code":"interrupted"' in stream
+        # A wakes up fenced: it stops its worker and appends nothing more.
+        async with asyncio.timeout(30):
+            while any(alive(pid) for pid in worker_pids(pid_file)):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            while (await get_json(session, f"{a.base}/healthz"))["running"]:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        async with session.get(f"{b.base}/audits/{audit_id}/events") as response:
+            whole = await response.read()
+        assert whole.count(b"event: audit_error") + whole.count(b"event: audit_complete") == 1
+        ids = ids_of(whole)
+        assert ids == list(range(1, len(ids) + 1))
+        record = await get_json(session, f"{a.base}/audits/{audit_id}")
+        assert (record["status"], record["error_code"]) == ("error", "interrupted")

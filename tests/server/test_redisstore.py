@@ -174,8 +174,6 @@ async def test_a_fenced_owner_can_append_nothing_more(
 ) -> None:
     await store.create_audit(record("a1", 1.0, status="running"))
     client = await raw(server)
-    await client.hset("veritas:audit:a1", "token", "1")
-    store.hold("a1", "1")
     fenced: list[str] = []
     store.on_fenced = fenced.append
     first, second = Listener(), Listener()
