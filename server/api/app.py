@@ -56,13 +56,13 @@ def create_app(
     if config.cors is not None:
         app.on_response_prepare.append(cors_headers(config.cors))
     app.cleanup_ctx.append(store_context)
-    if config.store_url is not None:  # imports redis: only for a shared store
-        from server.cluster.node import cluster_context
-
-        app.cleanup_ctx.append(cluster_context(inner, config, stop_audit))
     if isinstance(inner, SQLiteStore):
         app.cleanup_ctx.append(retention_context(inner))
     app.cleanup_ctx.append(scheduler_context(hooks or MetricsHooks(metrics)))
+    if config.store_url is not None:  # imports redis: only for a shared store
+        from server.cluster.node import cluster_context
+
+        app.cleanup_ctx.append(cluster_context(inner, config))
     # Before connections are drained: ending every audit ends every event stream.
     app.on_shutdown.append(close_scheduler)
     add_routes(app)
@@ -179,20 +179,6 @@ def scheduler_context(
         await scheduler.close()
 
     return context
-
-
-def stop_audit(app: web.Application, audit_id: str) -> None:
-    """Stop a local audit's worker (another instance has taken the audit over); once it has
-    ended, requests read the audit from the store."""
-    scheduler = app.get(SCHEDULER)
-    audit = None if scheduler is None else scheduler.get(audit_id)
-    if scheduler is None or audit is None:
-        return
-    audit.stop()
-    if audit.task is None or audit.task.done():
-        scheduler.forget(audit_id)
-    else:
-        audit.task.add_done_callback(lambda _: scheduler.forget(audit_id))
 
 
 async def close_scheduler(app: web.Application) -> None:

@@ -86,8 +86,10 @@ async def create_audit(request: web.Request) -> web.StreamResponse:
     audit = await request.app[SCHEDULER].submit(audit_request)
     headers = {"Location": f"/audits/{audit.id}"}
     if wants_stream(request):
+        # With a shared store the audit may run on another instance: its log is found there.
+        log = await find_log(request, audit.id) if config.store_url else audit.log
         return await stream_log(
-            request, audit.log, 0, config.sse, request.app[SUBSCRIBERS], headers=headers
+            request, log, 0, config.sse, request.app[SUBSCRIBERS], headers=headers
         )
     body = {key: render(audit.record)[key] for key in ("id", "status", "url", "events_url")}
     return web.json_response(body, status=202, headers=headers)

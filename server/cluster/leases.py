@@ -128,7 +128,6 @@ class Leases:
 
         for audit_id, renewed in zip(owned, await self.store.call(run), strict=True):
             if not renewed:
-                logger.error("audit taken over by another instance", extra={"audit_id": audit_id})
                 self.store.lose(audit_id)
 
     async def reap(self) -> list[str]:

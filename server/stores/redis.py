@@ -224,6 +224,7 @@ class RedisStore:
         self._tails: dict[str, list[StoredEvent]] = {}  # events of audits still appending
         self._held: dict[str, dict[str, str]] = {}  # their records' fields, as last written
         self._fenced: set[str] = set()
+        self._offered: set[str] = set()  # created here, waiting in the work queue
         self._reads: set[asyncio.Task[Any]] = set()
         self._scripts: dict[str, str] = {}  # source -> sha
 
@@ -232,9 +233,11 @@ class RedisStore:
     async def open(self) -> None:
         if self._client is not None:
             raise RuntimeError("the store is already open")
-        client = aioredis.Redis.from_url(
+        # A blocking pool: past `max_connections` a command waits for a connection.
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url, decode_responses=True, max_connections=self.settings.max_connections
         )
+        client = aioredis.Redis.from_pool(pool)
         try:
             await client.ping()
         except (RedisError, OSError) as exc:
@@ -288,13 +291,33 @@ class RedisStore:
         return {audit_id: self._tokens[audit_id] for audit_id in self._held}
 
     def lose(self, audit_id: str) -> None:
-        """Another instance took this audit over: append nothing more for it, tell the owner."""
+        """Another instance took this audit over: append nothing more for it, tell the owner.
+        An audit offered to the work queue and claimed is handed over, not lost: dropped quietly."""
+        if audit_id in self._offered:
+            self._offered.discard(audit_id)
+            self._forget_held(audit_id)
+            return
         if audit_id in self._fenced:
             return
+        logger.error("audit taken over by another instance", extra={"audit_id": audit_id})
         self._fenced.add(audit_id)
         self._forget_held(audit_id)
         if self.on_fenced is not None:
             self.on_fenced(audit_id)
+
+    def offer(self, audit_id: str) -> None:
+        """This audit waits in the work queue: its lease is kept until an instance claims it."""
+        self._offered.add(audit_id)
+
+    def adopt(
+        self, audit_id: str, token: str, fields: dict[str, str], events: Sequence[StoredEvent]
+    ) -> None:
+        """This instance claimed the audit (token): its appends carry the token from now on."""
+        self._offered.discard(audit_id)
+        self._fenced.discard(audit_id)
+        self._held[audit_id] = {k: v for k, v in fields.items() if k != "token"} | {"token": token}
+        self._tokens[audit_id] = token
+        self._tails[audit_id] = list(events)
 
     async def call(self, command: Callable[[Client], Awaitable[_T]]) -> _T:
         """Run commands on the pool, to their end even if the caller is cancelled."""
@@ -378,7 +401,7 @@ class RedisStore:
 
     async def get_audit(self, audit_id: str) -> AuditRecord | None:
         raw: dict[str, str] = await self._read(lambda r: r.hgetall(self.keys.record(audit_id)))
-        return _decode_record(raw, with_result=True) if raw else None
+        return decode_record(raw, with_result=True) if raw else None
 
     async def list_audits(
         self, *, status: AuditStatus | None, limit: int, before: str | None
@@ -451,7 +474,7 @@ class RedisStore:
             for audit_id in ids:
                 pipe.hgetall(self.keys.record(audit_id))
             raws = await pipe.execute()
-        return [_decode_record(raw, with_result=with_result) if raw else None for raw in raws]
+        return [decode_record(raw, with_result=with_result) if raw else None for raw in raws]
 
     async def _forget(self, client: Client, ids: list[str]) -> None:
         """Ids whose record expired leave the indexes (expiry cannot reach into a set)."""
@@ -656,6 +679,7 @@ class RedisStore:
         self._tails.setdefault(item.audit_id, []).extend(item.events)
 
     def _forget_held(self, audit_id: str) -> None:
+        self._offered.discard(audit_id)
         self._tails.pop(audit_id, None)
         self._tokens.pop(audit_id, None)
         self._held.pop(audit_id, None)
@@ -703,7 +727,8 @@ def _encode_fields(values: dict[str, Any]) -> dict[str, str]:
     return encoded
 
 
-def _decode_record(raw: dict[str, str], *, with_result: bool) -> AuditRecord:
+def decode_record(raw: dict[str, str], *, with_result: bool) -> AuditRecord:
+    """The record a hash holds (its fields as JSON; absent fields are None)."""
     values: dict[str, Any] = {name: None for name in _RECORD_FIELDS}
     for name in _RECORD_FIELDS:
         if name in raw and (with_result or name != "result"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from tests.server.redis_server import RedisServer, redis_server
 from tests.server.server_process import (
@@ -65,10 +66,10 @@ async def test_an_audit_started_on_a_streams_byte_identical_from_b(
         async with session.get(f"{b.base}/audits/{audit_id}/events") as response:
             assert response.status == 200
             from_b = await response.content.readuntil(b"id: 3\n")
-            # B follows it live: it is still running, on A.
-            assert (await get_json(session, f"{a.base}/audits/{audit_id}"))["status"] == "running"
-            assert (await get_json(session, f"{a.base}/healthz"))["running"] == 1
-            assert (await get_json(session, f"{b.base}/healthz"))["running"] == 0
+            # Live: it is still running, on one of the two (whichever had a free slot first).
+            assert (await get_json(session, f"{b.base}/audits/{audit_id}"))["status"] == "running"
+            running = [(await get_json(session, f"{s.base}/healthz"))["running"] for s in (a, b)]
+            assert sorted(running) == [0, 1]
             from_b += await response.read()
         from_a = await from_a_task
         assert body_of(from_b) == body_of(from_a)
@@ -154,3 +155,32 @@ async def test_an_owner_stopped_past_its_lease_is_fenced_when_it_resumes(
         assert ids == list(range(1, len(ids) + 1))
         record = await get_json(session, f"{a.base}/audits/{audit_id}")
         assert (record["status"], record["error_code"]) == ("error", "interrupted")
+
+
+async def test_twenty_audits_over_two_instances_of_two_slots(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    env = {
+        "VERITAS_WORKER_COMMAND": worker_command("drip", count=20, interval=0.01),
+        "VERITAS_MAX_WORKERS": "2",
+    }
+    async with instances(tmp_path, redis, **env) as (a, b), aiohttp.ClientSession() as session:
+        ids = [await post_audit(session, (a, b)[n % 2].base) for n in range(20)]
+        streams = await asyncio.gather(*(read_events(session, a.base, i) for i in ids))
+        again = await asyncio.gather(*(read_events(session, b.base, i) for i in ids))
+        for first, second in zip(streams, again, strict=True):
+            assert body_of(first) == body_of(second)
+            assert first.count(b"event: audit_complete") == 1
+            assert ids_of(first) == list(range(1, len(ids_of(first)) + 1))
+        listed = await get_json(session, f"{b.base}/audits?limit=20&status=complete")
+        assert sorted(item["id"] for item in listed["audits"]) == sorted(ids)
+        client = aioredis.Redis.from_url(redis.url, decode_responses=True)
+        pending = await client.xpending("veritas:queue", "workers")
+        unfinished = await client.zcard("veritas:unfinished")
+        await client.aclose()
+        assert pending["pending"] == 0 and unfinished == 0
+        claims = [
+            sum("claimed from the queue" in line for line in server.stderr_lines())
+            for server in (a, b)
+        ]
+        assert sum(claims) == 20 and min(claims) > 0  # both instances ran audits
