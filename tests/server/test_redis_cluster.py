@@ -93,6 +93,19 @@ async def test_an_audit_started_on_a_streams_byte_identical_from_b(
         assert [item["id"] for item in listed["audits"]] == [audit_id]
 
 
+async def owner_first(
+    session: aiohttp.ClientSession, servers: list[ServerProcess]
+) -> tuple[ServerProcess, ServerProcess]:
+    """The instance running the one audit (whichever claimed it), then the other."""
+    async with asyncio.timeout(30):
+        while True:
+            running = [(await get_json(session, f"{s.base}/healthz"))["running"] for s in servers]
+            if 1 in running:
+                owner = running.index(1)
+                return servers[owner], servers[1 - owner]
+            await asyncio.sleep(0.05)
+
+
 async def read_until_id(response: aiohttp.ClientResponse, position: int) -> bytes:
     return await response.content.readuntil(f"id: {position}\n".encode())
 
@@ -103,8 +116,9 @@ async def test_sigkill_of_the_owner_a_client_resumes_on_b_to_exactly_one_end(
     pid_file = tmp_path / "workers.pids"
     hang = worker_command("hang", pid_file=pid_file, after=5)
     env = {"VERITAS_WORKER_COMMAND": hang, "VERITAS_LEASE_SECONDS": "1"}
-    async with instances(tmp_path, redis, **env) as (a, b), aiohttp.ClientSession() as session:
-        audit_id = await post_audit(session, a.base)
+    async with instances(tmp_path, redis, **env) as servers, aiohttp.ClientSession() as session:
+        audit_id = await post_audit(session, servers[0].base)
+        a, b = await owner_first(session, servers)
         async with session.get(f"{a.base}/audits/{audit_id}/events") as response:
             seen = await read_until_id(response, 4)
             await a.stop(signal.SIGKILL)
@@ -131,8 +145,9 @@ async def test_an_owner_stopped_past_its_lease_is_fenced_when_it_resumes(
     pid_file = tmp_path / "workers.pids"
     hang = worker_command("hang", pid_file=pid_file, after=5)
     env = {"VERITAS_WORKER_COMMAND": hang, "VERITAS_LEASE_SECONDS": "1"}
-    async with instances(tmp_path, redis, **env) as (a, b), aiohttp.ClientSession() as session:
-        audit_id = await post_audit(session, a.base)
+    async with instances(tmp_path, redis, **env) as servers, aiohttp.ClientSession() as session:
+        audit_id = await post_audit(session, servers[0].base)
+        a, b = await owner_first(session, servers)
         async with session.get(f"{b.base}/audits/{audit_id}/events") as response:
             await read_until_id(response, 4)
             a.signal(signal.SIGSTOP)
