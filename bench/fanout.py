@@ -1,6 +1,7 @@
 """SSE fan-out benchmark: one audit's stream to N concurrent subscribers, three servers.
 
     python -m bench.fanout [--quick | --smoke] [--repeats N] [--systems ours,nchan,hub]
+                           [--counts 10000]
 
 For each N the same stamped events go, at a fixed rate, to N subscribers held by
 separate load-generator processes (`bench.subscriber`):
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import sys
@@ -372,13 +374,16 @@ def available(names: Sequence[str]) -> tuple[list[str], list[str]]:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = cli.parser("python -m bench.fanout", __doc__)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--counts", help="subscriber counts instead of the size's, e.g. 10000")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     mode, sizes = cli.chosen_sizes(args, SIZES)
-    raise_fd_limit(sizes.idle * 2 + 1024)
+    if args.counts:
+        sizes = dataclasses.replace(sizes, counts=tuple(int(n) for n in args.counts.split(",")))
+    raise_fd_limit(max(sizes.idle, *sizes.counts) * 2 + 1024)
     names, notes = available(args.systems.split(","))
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="veritas-fanout-") as folder:

@@ -142,7 +142,9 @@ class AuditLog:
             return position
         stored = StoredEvent(position, terminal.type, data)
         try:
-            self._store.append_events(self.audit_id, (stored,), self if self._staged_mode else None)
+            listener = self if self._staged_mode else None
+            if not self._store.append_events(self.audit_id, (stored,), listener):
+                raise StoreUnavailable("the store is closed")
             await self._store.flush()
         except StoreUnavailable as exc:
             self.failed(str(exc))
