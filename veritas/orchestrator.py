@@ -90,7 +90,7 @@ class Orchestrator:
 
     async def run(self) -> dict[str, Any] | None:
         """Run every phase; the `audit_result` map, or None when the audit failed."""
-        async with Fetcher(self.config.limits, self.config.allow_private) as fetcher:
+        async with Fetcher.for_config(self.config) as fetcher:
             phases: list[tuple[str, Callable[[], Awaitable[Summary]]]] = [
                 ("init", lambda: self._init(fetcher)),
                 ("scout", lambda: self._scout(fetcher)),

@@ -82,7 +82,7 @@ async def create_audit(request: web.Request) -> web.StreamResponse:
         await read_body(request, config.max_body_bytes), config.max_url_length
     )
     if not config.allow_private_targets:
-        await check_target(audit_request.target, config.resolve_timeout)
+        await check_target(audit_request.target, config.resolve_timeout, audit_request.connect_to)
     audit = await request.app[SCHEDULER].submit(audit_request)
     headers = {"Location": f"/audits/{audit.id}"}
     if wants_stream(request):

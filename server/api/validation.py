@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -11,14 +12,18 @@ from typing import Any, Final
 from protocol import targets
 from protocol.errors import TargetError
 from protocol.events import IPC_MODES, TIERS, VERDICT_MODES
-from protocol.targets import ParsedTarget
+from protocol.targets import ConnectTo, ParsedTarget, parse_connect_to
 from server.errors import ApiError
 
 DEFAULT_TIER: Final = "standard_audit"
 DEFAULT_VERDICT_MODE: Final = "simple"
-FIELDS: Final = frozenset({"url", "tier", "verdict_mode", "security_modules", "ipc"})
+FIELDS: Final = frozenset(
+    {"url", "tier", "verdict_mode", "security_modules", "ipc", "connect_to", "ca_pem"}
+)
 MODULE_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,39}")
 MAX_MODULES: Final = 32
+MAX_CONNECT_TO: Final = 8
+MAX_CA_PEM_BYTES: Final = 32 * 1024  # within the body limit, room for a chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,8 @@ class AuditRequest:
     verdict_mode: str = DEFAULT_VERDICT_MODE
     security_modules: tuple[str, ...] | None = None
     ipc: str | None = None  # None: the server's configured choice
+    connect_to: tuple[ConnectTo, ...] = ()  # as curl's --connect-to; the guard judges ADDR
+    ca_pem: str | None = None  # CA certificates (PEM) the worker trusts instead of the system's
 
 
 def bad(field: str | None, message: str, code: str = "invalid") -> ApiError:
@@ -51,6 +58,8 @@ def parse_audit_request(body: bytes, max_url_length: int) -> AuditRequest:
         verdict_mode=_choice(obj, "verdict_mode", VERDICT_MODES, DEFAULT_VERDICT_MODE),
         security_modules=_modules(obj.get("security_modules")),
         ipc=_choice(obj, "ipc", IPC_MODES, None),
+        connect_to=_connect_to(obj.get("connect_to")),
+        ca_pem=_ca_pem(obj.get("ca_pem")),
     )
 
 
@@ -98,3 +107,33 @@ def _modules(value: object) -> tuple[str, ...] | None:
         if not MODULE_NAME.fullmatch(name):
             raise bad("security_modules", f"{name!r} is not a module name")
     return tuple(dict.fromkeys(value))
+
+
+def _connect_to(value: object) -> tuple[ConnectTo, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad("connect_to", "connect_to must be a list of HOST:PORT:ADDR:PORT strings")
+    if len(value) > MAX_CONNECT_TO:
+        raise bad("connect_to", f"at most {MAX_CONNECT_TO} connect_to rules")
+    try:
+        return tuple(parse_connect_to(text) for text in value)
+    except TargetError as exc:
+        raise bad("connect_to", str(exc), "bad_connect_to") from exc
+
+
+def _ca_pem(value: object) -> str | None:
+    """PEM text that loads as at least one CA certificate (a path would read server files)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad("ca_pem", f"ca_pem must be PEM text, not {type(value).__name__}")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_CA_PEM_BYTES:
+        raise bad("ca_pem", f"ca_pem is larger than {MAX_CA_PEM_BYTES} bytes")
+    if not value.isascii() or "-----BEGIN CERTIFICATE-----" not in value:
+        raise bad("ca_pem", "ca_pem must hold PEM certificates (-----BEGIN CERTIFICATE-----)")
+    try:
+        ssl.create_default_context(cadata=value)
+    except (ssl.SSLError, ValueError) as exc:
+        raise bad("ca_pem", f"ca_pem holds no usable CA certificate: {exc}", "bad_ca_pem") from exc
+    return value

@@ -28,8 +28,10 @@ import os
 import random
 import signal
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from protocol import exits
@@ -134,6 +136,8 @@ class WorkerJob:
     security_modules: tuple[str, ...] | None
     ipc: str  # "pipe" | "stdout" | "validate": the mode already chosen by the caller
     time_limit: float  # seconds, then SIGTERM, grace, SIGKILL, and audit_error "timeout"
+    connect_to: tuple[str, ...] = ()  # --connect-to rules, already validated
+    ca_pem: str | None = None  # CA certificates for --ca-file, written to a file per run
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -190,14 +194,34 @@ async def run_worker(job: WorkerJob, sink: EventSink, config: RunnerConfig) -> W
     server shutdown) it kills the process group (SIGTERM, grace, SIGKILL), appends audit_error
     code "cancelled", reaps the child, then re-raises CancelledError. It never raises anything
     else."""
-    return await _Supervision(job, sink, config).run()
+    try:
+        with _ca_file(job.ca_pem) as ca_file:
+            return await _Supervision(job, sink, config, ca_file).run()
+    except OSError as exc:  # the CA file could not be written: nothing was spawned
+        message = f"could not write the CA certificates for the worker: {exc}"
+        return _Supervision(job, sink, config, None)._end("spawn_failed", message)
+
+
+@contextlib.contextmanager
+def _ca_file(pem: str | None) -> Iterator[Path | None]:
+    """The PEM in a private file for the worker's --ca-file, removed when the run ends."""
+    if pem is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="veritas-ca-") as directory:
+        path = Path(directory) / "ca.pem"
+        path.write_text(pem, encoding="ascii")
+        yield path
 
 
 class _Supervision:
     """The state of one run: what was spawned, how it ended, and the one terminal event."""
 
-    def __init__(self, job: WorkerJob, sink: EventSink, config: RunnerConfig) -> None:
+    def __init__(
+        self, job: WorkerJob, sink: EventSink, config: RunnerConfig, ca_file: Path | None
+    ) -> None:
         self.job = job
+        self.ca_file = ca_file
         self.sink = sink
         self.config = config
         self.intake = Intake(
@@ -288,7 +312,7 @@ class _Supervision:
         self.started = self.loop.time()
         return await asyncio.create_subprocess_exec(
             *self.config.worker_command,
-            *_worker_args(self.job, mode, ipc_fd),
+            *_worker_args(self.job, mode, ipc_fd, self.ca_file),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
@@ -456,10 +480,16 @@ def _die_with_server() -> Callable[[], None] | None:
     return arm
 
 
-def _worker_args(job: WorkerJob, mode: str, ipc_fd: int | None) -> list[str]:
+def _worker_args(
+    job: WorkerJob, mode: str, ipc_fd: int | None, ca_file: Path | None = None
+) -> list[str]:
     args = [job.url, "--tier", job.tier, "--verdict-mode", job.verdict_mode]
     if job.security_modules is not None:
         args += ["--security-modules", ",".join(job.security_modules)]
+    for rule in job.connect_to:
+        args += ["--connect-to", rule]
+    if ca_file is not None:
+        args += ["--ca-file", str(ca_file)]
     args += ["--ipc", mode]
     if ipc_fd is not None:
         args += ["--ipc-fd", str(ipc_fd)]

@@ -80,6 +80,10 @@ class Audit:
     task: asyncio.Task[None] | None = None
     worker: asyncio.Task[WorkerReport] | None = None
     stopping: bool = False
+    # The request's network options, passed to the worker; kept in memory only, since an
+    # audit that did not finish is never run again.
+    connect_to: tuple[str, ...] = ()
+    ca_pem: str | None = None
 
     def stop(self) -> None:
         """Ask the audit's run to end (it ends with `cancelled`); its task says when it has."""
@@ -227,6 +231,8 @@ class Scheduler:
             durable_visibility=self.config.durable_visibility,
         )
         audit = Audit(record, log)
+        audit.connect_to = tuple(str(rule) for rule in request.connect_to)
+        audit.ca_pem = request.ca_pem
         queued = new_event(
             "audit_queued", 0, audit_id=record.id, url=record.url, tier=record.tier, ipc=ipc
         )
@@ -307,6 +313,8 @@ class Scheduler:
             security_modules=record.security_modules,
             ipc=record.ipc,
             time_limit=self.config.time_limit(record.tier),
+            connect_to=audit.connect_to,
+            ca_pem=audit.ca_pem,
         )
 
     async def _finish(
