@@ -10,7 +10,7 @@ from aiohttp import web
 from server.api.guard import check_target
 from server.api.state import CONFIG, SCHEDULER, STORE, SUBSCRIBERS
 from server.api.validation import parse_audit_request
-from server.cluster import FOLLOWERS
+from server.cluster import CANCELLER, FOLLOWERS
 from server.config import ServerConfig
 from server.errors import ApiError, NotFound
 from server.stores.store import FINISHED, AuditRecord, AuditStatus
@@ -138,6 +138,10 @@ async def delete_audit(request: web.Request) -> web.Response:
     audit: Audit | None = await request.app[SCHEDULER].cancel(identifier)
     if audit is not None:
         return web.json_response(render(audit.record))
+    canceller = request.app.get(CANCELLER)  # a shared store: it may be queued or run elsewhere
+    remote = None if canceller is None else await canceller.cancel(identifier)
+    if remote is not None:
+        return web.json_response(render(remote))
     record = await find_record(request, identifier)
     if record.status in FINISHED:
         raise ApiError(409, "already_finished", f"audit {identifier} has already finished", "id")

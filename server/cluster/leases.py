@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import secrets
@@ -42,22 +43,25 @@ return 1
 """
 
 # KEYS: lease, record, events, unfinished. ARGV: id, new token, finished_at, expire seconds,
-# the terminal event's data, its error message as JSON. The position of the event
-# appended, or 0 when the audit is not the reaper's to close.
-_REAP: Final = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+# the terminal event's data, its code and message as JSON, and when to close: 'silent'
+# (the lease has expired) or 'queued' (no instance has claimed it). The position of the
+# event appended, or 0 when the audit is not to be closed.
+_CLOSE: Final = """
 local status = redis.call('HGET', KEYS[2], 'status')
 if (not status) or status == '"complete"' or status == '"error"' then
   redis.call('ZREM', KEYS[4], ARGV[1])
   return 0
 end
+if ARGV[8] == 'silent' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[8] == 'queued' and status ~= '"queued"' then return 0 end
 local last = 0
 local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
 if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
 redis.call('XADD', KEYS[3], (last + 1) .. '-0', 't', 'audit_error', 'd', ARGV[5])
-redis.call('HSET', KEYS[2], 'status', '"error"', 'error_code', '"interrupted"',
-  'error', ARGV[6], 'finished_at', ARGV[3], 'token', ARGV[2])
+redis.call('HSET', KEYS[2], 'status', '"error"', 'error_code', ARGV[6],
+  'error', ARGV[7], 'finished_at', ARGV[3], 'token', ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('DEL', KEYS[1])
 if tonumber(ARGV[4]) > 0 then
   redis.call('EXPIRE', KEYS[2], ARGV[4])
   redis.call('EXPIRE', KEYS[3], ARGV[4])
@@ -142,19 +146,7 @@ class Leases:
         return closed
 
     async def _reap(self, audit_id: str) -> bool:
-        keys = self.store.keys
-        terminal = new_event("audit_error", 0, error=MESSAGE, code="interrupted")
-        args = [
-            audit_id,
-            f"{self.store.instance}:reaper:{secrets.token_hex(4)}",
-            repr(time.time()),
-            self.store.settings.expire_seconds,
-            to_json(terminal),
-            f'"{MESSAGE}"',
-        ]
-        targets = [keys.lease(audit_id), keys.record(audit_id), keys.events(audit_id)]
-        targets.append(keys.unfinished)
-        position = await self.store.call(lambda c: c.eval(_REAP, 4, *targets, *args))
+        position = await close_audit(self.store, audit_id, "silent", "interrupted", MESSAGE)
         if position:
             logger.warning(
                 "audit closed as interrupted: its owner went silent (event %s)",
@@ -162,3 +154,26 @@ class Leases:
                 extra={"audit_id": audit_id},
             )
         return bool(position)
+
+
+async def close_audit(store: RedisStore, audit_id: str, when: str, code: str, message: str) -> int:
+    """Append `audit_error` (code, message) after the audit's last event and close its record,
+    in one step, if `when` holds ('silent': its lease expired; 'queued': nobody claimed it).
+    The terminal event's position, or 0 when the audit was not closed. A new fencing token
+    shuts out whoever held the audit."""
+    keys = store.keys
+    terminal = new_event("audit_error", 0, error=message, code=code)
+    args = [
+        audit_id,
+        f"{store.instance}:{when}:{secrets.token_hex(4)}",
+        repr(time.time()),
+        store.settings.expire_seconds,
+        to_json(terminal),
+        json.dumps(code),
+        json.dumps(message),
+        when,
+    ]
+    targets = [keys.lease(audit_id), keys.record(audit_id), keys.events(audit_id)]
+    targets.append(keys.unfinished)
+    position: int = await store.call(lambda c: c.eval(_CLOSE, 4, *targets, *args))
+    return position

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from server.api.state import SCHEDULER
-from server.cluster import FOLLOWERS
+from server.cluster import CANCELLER, FOLLOWERS
+from server.cluster.cancel import Canceller
 from server.cluster.followers import Followers
 from server.cluster.leases import Leases, LeaseSettings
 from server.cluster.queue import WorkQueue
@@ -31,7 +32,10 @@ def cluster_context(
         followers = Followers(store, config.log_limits)
         leases = Leases(store, LeaseSettings(lease_ms=store.settings.lease_ms))
         queue = WorkQueue(store, config, lambda: app.get(SCHEDULER))
+        wait = config.kill_grace + config.shutdown_timeout
+        canceller = Canceller(store, followers, lambda: app.get(SCHEDULER), wait)
         app[FOLLOWERS] = followers
+        app[CANCELLER] = canceller
         async with contextlib.AsyncExitStack() as started:  # what started is closed, last first
             await followers.start()
             started.push_async_callback(followers.close)
@@ -39,6 +43,8 @@ def cluster_context(
             started.push_async_callback(leases.close)
             await queue.start()
             started.push_async_callback(queue.close)
+            await canceller.start()
+            started.push_async_callback(canceller.close)
             scheduler.share = queue.offer
             yield
             scheduler.share = None

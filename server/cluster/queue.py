@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import Callable
@@ -86,7 +87,11 @@ class WorkQueue:
         """Put a new audit on the queue, once its first event is in Redis."""
         self.store.offer(audit.id)
         await self.store.flush()
-        await self.store.call(lambda c: c.xadd(self.key, {"id": audit.id}))
+        # What the run needs beyond the record travels with the entry.
+        entry = {"id": audit.id, "connect_to": json.dumps(audit.connect_to)}
+        if audit.ca_pem is not None:
+            entry["ca_pem"] = audit.ca_pem
+        await self.store.call(lambda c: c.xadd(self.key, entry))
 
     # -- the consumer
 
@@ -110,7 +115,7 @@ class WorkQueue:
                     await asyncio.sleep(0.05)  # a slot frees when an audit ends
                     continue
                 for entry_id, values in await self._next(connection, free):
-                    await self._take(entry_id, values.get("id"))
+                    await self._take(entry_id, values)
         finally:
             self._reader_id = None
             await connection.aclose()
@@ -130,17 +135,18 @@ class WorkQueue:
         )
         return list(reply[0][1]) if reply else []
 
-    async def _take(self, entry_id: str, audit_id: str | None) -> None:
-        if audit_id is not None:
+    async def _take(self, entry_id: str, entry: dict[str, str]) -> None:
+        if "id" in entry:
             try:
-                await self._claim(audit_id)
+                await self._claim(entry)
             except (RedisError, OSError):
                 raise  # the entry stays pending: claimed again after a lease
             except Exception:
                 logger.exception("an audit from the queue could not be started")
         await self.store.call(lambda c: _done(c, self.key, entry_id))
 
-    async def _claim(self, audit_id: str) -> None:
+    async def _claim(self, entry: dict[str, str]) -> None:
+        audit_id = entry["id"]
         scheduler = self.scheduler()
         if scheduler is None:
             return
@@ -155,7 +161,10 @@ class WorkQueue:
         events = await self.store.load_events(audit_id)
         self.store.adopt(audit_id, token, fields, events)
         record = replace(decode_record(fields, with_result=True), status="queued")
-        scheduler.adopt(Audit(record, self._log(audit_id, events)))
+        audit = Audit(record, self._log(audit_id, events))
+        audit.connect_to = tuple(json.loads(entry.get("connect_to", "[]")))
+        audit.ca_pem = entry.get("ca_pem")
+        scheduler.adopt(audit)
         logger.info("audit claimed from the queue", extra={"audit_id": audit_id})
 
     def _log(self, audit_id: str, events: list[StoredEvent] | Any) -> AuditLog:

@@ -106,6 +106,10 @@ async def owner_first(
             await asyncio.sleep(0.05)
 
 
+async def total_running(session: aiohttp.ClientSession, servers: list[ServerProcess]) -> int:
+    return sum([(await get_json(session, f"{s.base}/healthz"))["running"] for s in servers])
+
+
 async def read_until_id(response: aiohttp.ClientResponse, position: int) -> bytes:
     return await response.content.readuntil(f"id: {position}\n".encode())
 
@@ -199,3 +203,46 @@ async def test_twenty_audits_over_two_instances_of_two_slots(
             for server in (a, b)
         ]
         assert sum(claims) == 20 and min(claims) > 0  # both instances ran audits
+
+
+async def test_cancel_a_running_audit_from_the_other_instance(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    pid_file = tmp_path / "workers.pids"
+    env = {"VERITAS_WORKER_COMMAND": worker_command("sleep", pid_file=pid_file)}
+    async with instances(tmp_path, redis, **env) as servers, aiohttp.ClientSession() as session:
+        audit_id = await post_audit(session, servers[0].base)
+        owner, other = await owner_first(session, servers)
+        async with session.delete(f"{other.base}/audits/{audit_id}") as response:
+            assert response.status == 200, await response.text()
+            body = await response.json()
+        assert (body["status"], body["error_code"]) == ("error", "cancelled")
+        stream = await read_events(session, owner.base, audit_id)
+        assert stream.count(b"event: audit_error") == 1 and b'"code":"cancelled"' in stream
+        assert body_of(stream) == body_of(await read_events(session, other.base, audit_id))
+        assert not any(alive(pid) for pid in worker_pids(pid_file))
+        assert (await get_json(session, f"{owner.base}/healthz"))["running"] == 0
+
+
+async def test_cancel_a_queued_audit_from_any_instance(tmp_path: Path, redis: RedisServer) -> None:
+    env = {"VERITAS_WORKER_COMMAND": worker_command("sleep"), "VERITAS_MAX_WORKERS": "1"}
+    async with instances(tmp_path, redis, **env) as (a, b), aiohttp.ClientSession() as session:
+        busy = [await post_audit(session, a.base) for _ in range(2)]  # both slots taken
+        await owner_first(session, [a, b])
+        async with asyncio.timeout(30):
+            while await total_running(session, [a, b]) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        waiting = await post_audit(session, b.base)
+        async with session.delete(f"{a.base}/audits/{waiting}") as response:
+            assert response.status == 200, await response.text()
+        stream = await read_events(session, b.base, waiting)
+        assert ids_of(stream) == [1, 2]
+        assert b"event: audit_queued" in stream and b'"code":"cancelled"' in stream
+        for audit_id in busy:
+            async with session.delete(f"{b.base}/audits/{audit_id}") as response:
+                assert response.status == 200
+        async with session.delete(f"{b.base}/audits/{waiting}") as response:
+            assert response.status == 409
+        client = aioredis.Redis.from_url(redis.url, decode_responses=True)
+        assert await client.zcard("veritas:unfinished") == 0
+        await client.aclose()
