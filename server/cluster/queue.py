@@ -108,6 +108,7 @@ class WorkQueue:
             self.store.url, decode_responses=True, single_connection_client=True
         )
         try:
+            await self._create_group(connection)  # again: a restarted Redis may have lost it
             self._reader_id = int(await connection.client_id())
             while not self._closing:
                 free = self._free_slots()

@@ -246,3 +246,25 @@ async def test_cancel_a_queued_audit_from_any_instance(tmp_path: Path, redis: Re
         client = aioredis.Redis.from_url(redis.url, decode_responses=True)
         assert await client.zcard("veritas:unfinished") == 0
         await client.aclose()
+
+
+async def test_redis_restarted_without_persistence_mid_audit(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    drip = worker_command("drip", count=150, interval=0.02)
+    async with (
+        instances(tmp_path, redis, VERITAS_WORKER_COMMAND=drip) as servers,
+        aiohttp.ClientSession() as session,
+    ):
+        audit_id = await post_audit(session, servers[0].base)
+        owner, other = await owner_first(session, servers)
+        async with session.get(f"{other.base}/audits/{audit_id}/events") as response:
+            seen = await read_until_id(response, 20)
+            await redis.restart()  # every key is gone; the owner holds what it wrote
+            seen += await response.read()
+        ids = ids_of(seen)
+        assert ids == list(range(1, len(ids) + 1)) and len(ids) > 150
+        assert seen.count(b"event: audit_complete") == 1
+        assert body_of(await read_events(session, owner.base, audit_id)) == body_of(seen)
+        record = await get_json(session, f"{other.base}/audits/{audit_id}")
+        assert record["status"] == "complete"
