@@ -43,7 +43,7 @@ from typing import Any, Final, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from protocol.events import TERMINAL_TYPES
@@ -245,6 +245,7 @@ class RedisStore:
             raise StoreError(f"cannot reach Redis at {self.url}: {exc}") from exc
         self._client = client
         await self._check_policy(client)
+        await self._load_scripts(client)
         self._writer = asyncio.create_task(self._write_loop(), name="veritas-redis-writer")
 
     async def close(self) -> None:
@@ -557,7 +558,9 @@ class RedisStore:
             try:
                 # Shielded: a pipeline cut halfway would leave its connection unusable.
                 results = await asyncio.shield(self._send(batch))
-                break
+                if not any(_no_script(result) for result in results):
+                    break
+                await self._load_scripts(self.client)  # a restarted Redis forgot them
             except _LOST as exc:
                 if time.monotonic() > deadline:
                     self._fail(
@@ -582,7 +585,14 @@ class RedisStore:
             return list(await pipe.execute(raise_on_error=False))
 
     def _call(self, pipe: Any, script: str, keys: list[str], args: list[Any]) -> None:
-        pipe.eval(script, len(keys), *keys, *args)
+        # By digest: the script's text is sent once per connection lifetime of Redis, not
+        # with every batch. A batch refused for NOSCRIPT is sent again after a reload
+        # (every write in it is safe to repeat).
+        pipe.evalsha(self._scripts[script], len(keys), *keys, *args)
+
+    async def _load_scripts(self, client: Client) -> None:
+        for script in (_APPEND, _CREATE, _UPDATE):
+            self._scripts[script] = await client.script_load(script)
 
     def _append_args(self, item: _Events) -> tuple[list[str], list[Any]]:
         keys = [
@@ -705,6 +715,10 @@ class RedisStore:
 
 
 # -- encoding
+
+
+def _no_script(result: object) -> bool:
+    return isinstance(result, NoScriptError)
 
 
 def _check_text(text: str, what: str) -> None:
