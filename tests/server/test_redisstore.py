@@ -187,6 +187,10 @@ async def test_a_fenced_owner_can_append_nothing_more(
     assert second.failure is not None and "fenced" in second.failure
     assert fenced == ["a1"] and store.fenced("a1")
     assert [e.position for e in await store.load_events("a1")] == [1]
+    with pytest.raises(StoreError, match="fenced"):
+        await store.update_audit("a1", status="error", error_code="cancelled")
+    taken = await store.get_audit("a1")
+    assert taken is not None and taken.status == "running"
 
 
 async def test_events_redis_lost_are_appended_again(store: RedisStore, server: RedisServer) -> None:
