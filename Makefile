@@ -32,7 +32,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Debian's chromium and the npm eventsource package, for the browser and client tests.
+# Debian's chromium and redis-server and the npm eventsource package, for the tests that drive them.
 test-deps:
 	bash scripts/install-test-deps.sh
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the browser and client tests drive: Debian's chromium and the npm
-# `eventsource` package. Idempotent and quiet: does nothing when both are present.
+# Installs what the browser, client and shared-store tests drive: Debian's chromium and
+# redis-server, and the npm `eventsource` package. Idempotent and quiet: does nothing when
+# all are present.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,6 +27,18 @@ if ! have_chromium; then
     out="$(mktemp)"
     # Quiet on success; the whole apt output when something goes wrong.
     if ! { as_root apt-get update -qq && as_root apt-get install -y -qq chromium; } >"$out" 2>&1; then
+        cat "$out" >&2
+        rm -f "$out"
+        exit 1
+    fi
+    rm -f "$out"
+fi
+
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+    echo "install-test-deps: installing redis-server (apt)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    out="$(mktemp)"
+    if ! { as_root apt-get update -qq && as_root apt-get install -y -qq redis-server; } >"$out" 2>&1; then
         cat "$out" >&2
         rm -f "$out"
         exit 1

@@ -76,7 +76,7 @@ def announce(config: ServerConfig) -> Callable[[], None]:
     """Called once the socket listens: one line saying where, in our log format."""
 
     def say() -> None:
-        where = config.data_dir or "memory only"
+        where = "shared, in Redis" if config.store_url else config.data_dir or "memory only"
         url = f"http://{config.host}:{config.port}/"
         logging.getLogger("server").info(
             "serving on %s (data: %s; at most %d connections); Ctrl-C stops",

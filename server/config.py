@@ -25,6 +25,7 @@ from server.streaming.log import LogLimits
 from server.streaming.runner import RunnerConfig
 from server.streaming.sse import SseSettings
 
+STORE_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
 
 
@@ -33,6 +34,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     data_dir: Path | None = Path("var")  # None: nothing kept on disk
+    store_url: str | None = None  # redis://HOST:PORT/DB: audits shared by several instances
+    lease_seconds: float = 10.0  # shared store: an instance silent this long loses its audits
     # audits
     max_workers: int = 4
     max_browsers: int = 1  # deep audits running at once (each drives a browser); within max_workers
@@ -117,10 +120,12 @@ class ServerConfig:
         _at_least("retention_max_audits", self.retention_max_audits, 0)
         for name in ("store_batch_ms", "retention_max_age_days"):
             _positive(name, getattr(self, name), zero_ok=True)
-        for name in ("retention_interval", "shutdown_timeout"):
+        for name in ("retention_interval", "shutdown_timeout", "lease_seconds"):
             _positive(name, getattr(self, name))
         if self.store_synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ConfigError("VERITAS_STORE_SYNCHRONOUS must be FULL, NORMAL or OFF")
+        if self.store_url is not None and not self.store_url.startswith(STORE_SCHEMES):
+            raise ConfigError(f"VERITAS_STORE must be a {' or '.join(STORE_SCHEMES)} URL")
         if self.api_token is not None and not self.api_token.strip():
             raise ConfigError("VERITAS_API_TOKEN must not be blank (unset it for no token)")
         if self.log_format not in LOG_FORMATS:
@@ -247,6 +252,8 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_HOST": ("host", str),
     "VERITAS_PORT": ("port", int),
     "VERITAS_DATA_DIR": ("data_dir", _data_dir),
+    "VERITAS_STORE": ("store_url", lambda s: s.strip() or None),
+    "VERITAS_LEASE_SECONDS": ("lease_seconds", float),
     "VERITAS_MAX_WORKERS": ("max_workers", int),
     "VERITAS_MAX_BROWSERS": ("max_browsers", int),
     "VERITAS_MAX_QUEUED": ("max_queued", int),
@@ -325,6 +332,9 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
         "--data-dir", help="folder for the audit database (VERITAS_DATA_DIR); '' for none"
     )
     parser.add_argument("--version", action="version", version=f"veritas-server {_version()}")
+    parser.add_argument(
+        "--store", help="redis://HOST:PORT/DB to share audits between instances (VERITAS_STORE)"
+    )
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {}
     if args.host is not None:
@@ -333,6 +343,8 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
         flags["port"] = args.port
     if args.data_dir is not None:
         flags["data_dir"] = _data_dir(args.data_dir)
+    if args.store is not None:
+        flags["store_url"] = args.store.strip() or None
     return from_environment(environ, **flags)
 
 

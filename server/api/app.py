@@ -31,6 +31,7 @@ from server.errors import HTTP_CODES, ApiError
 from server.operations.metrics import CONTENT_TYPE, MeteredStore, Metrics, MetricsHooks
 from server.operations.recovery import recover_interrupted
 from server.operations.retention import retention_task
+from server.stores.errors import StoreError
 from server.stores.memory import MemoryStore
 from server.stores.screenshots import ScreenshotStore
 from server.stores.sqlite import SQLiteStore
@@ -66,6 +67,10 @@ def create_app(
     if isinstance(inner, SQLiteStore):
         app.cleanup_ctx.append(retention_context(inner))
     app.cleanup_ctx.append(scheduler_context(hooks or MetricsHooks(metrics)))
+    if config.store_url is not None:  # imports redis: only for a shared store
+        from server.cluster.node import cluster_context
+
+        app.cleanup_ctx.append(cluster_context(inner, config))
     # Before connections are drained: ending every audit ends every event stream.
     app.on_shutdown.append(close_scheduler)
     add_routes(app)
@@ -114,7 +119,12 @@ async def static_file(request: web.Request) -> web.FileResponse:
 
 
 def make_store(config: ServerConfig, metrics: Metrics) -> Store:
-    """The one place that picks the store: SQLite in the data directory, if there is one."""
+    """The one place that picks the store: Redis when `--store` names one (imported only
+    then), else SQLite in the data directory, if there is one."""
+    if config.store_url is not None:
+        from server.stores.redis import RedisStore, redis_settings
+
+        return RedisStore(config.store_url, redis_settings(config), on_batch=metrics.store_batch)
     if config.data_dir is None:
         return MemoryStore()
     path = config.data_dir / "veritas.sqlite3"
@@ -142,6 +152,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400:
             raise
         return web.json_response(_http_error(exc).body(), status=exc.status, headers=_kept(exc))
+    except StoreError as exc:
+        # The store could not answer now (a failed writer, Redis restarting): retry later.
+        logger.warning("store error on %s %s: %s", request.method, request.path, exc)
+        retry = {"Retry-After": str(request.app[CONFIG].retry_after)}
+        error = ApiError(503, "store_unavailable", f"the event store cannot answer: {exc}")
+        return web.json_response(error.body(), status=503, headers=retry)
     except Exception:
         logger.exception("unexpected error on %s %s", request.method, request.path)
         error = ApiError(500, "internal", "internal server error")
@@ -163,7 +179,8 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     store = app[STORE]
     await store.open()
-    await recover_interrupted(store)
+    if not app[CONFIG].store_url:  # a shared store's unfinished audits may be running elsewhere
+        await recover_interrupted(store)
     yield
     await store.close()
 

@@ -14,6 +14,7 @@ from server.api.guard import check_target
 from server.api.screenshots import get_screenshot
 from server.api.state import CONFIG, CONNECTIONS, SCHEDULER, STORE, SUBSCRIBERS
 from server.api.validation import parse_audit_request, shown
+from server.cluster import CANCELLER, FOLLOWERS
 from server.config import ServerConfig
 from server.errors import ApiError, NotFound
 from server.stores.store import FINISHED, AuditRecord, AuditStatus
@@ -114,8 +115,10 @@ async def create_audit(request: web.Request) -> web.StreamResponse:
     audit = await request.app[SCHEDULER].submit(audit_request)
     headers = {"Location": f"/audits/{audit.id}"}
     if wants_stream(request):
+        # With a shared store the audit may run on another instance: its log is found there.
+        log = await find_log(request, audit.id) if config.store_url else audit.log
         return await stream_log(
-            request, audit.log, 0, config.sse, request.app[SUBSCRIBERS], headers=headers
+            request, log, 0, config.sse, request.app[SUBSCRIBERS], headers=headers
         )
     body = {key: render(audit.record)[key] for key in ("id", "status", "url", "events_url")}
     return web.json_response(body, status=202, headers=headers)
@@ -140,6 +143,11 @@ async def find_log(request: web.Request, audit_id: str) -> AuditLog:
     audit = request.app[SCHEDULER].get(audit_id)
     if audit is not None:
         return audit.log
+    followers = request.app.get(FOLLOWERS)  # a shared store: the audit may run elsewhere
+    if followers is not None:
+        followed = await followers.log(audit_id)
+        if followed is not None:
+            return followed
     await find_record(request, audit_id)
     stored = await request.app[STORE].load_events(audit_id)
     return AuditLog.from_stored(audit_id, request.app[CONFIG].log_limits, stored)
@@ -159,6 +167,10 @@ async def delete_audit(request: web.Request) -> web.Response:
     audit: Audit | None = await request.app[SCHEDULER].cancel(identifier)
     if audit is not None:
         return web.json_response(render(audit.record))
+    canceller = request.app.get(CANCELLER)  # a shared store: it may be queued or run elsewhere
+    remote = None if canceller is None else await canceller.cancel(identifier)
+    if remote is not None:
+        return web.json_response(render(remote))
     record = await find_record(request, identifier)
     if record.status in FINISHED:
         raise ApiError(409, "already_finished", f"audit {identifier} has already finished", "id")

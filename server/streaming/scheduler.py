@@ -163,6 +163,8 @@ class Scheduler:
         self._browsers = 0  # running deep audits, each with its browser
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        # A shared store's work queue: new audits go there, for any instance to run.
+        self.share: Callable[[Audit], Coroutine[Any, Any, None]] | None = None
 
     # -- queries --------------------------------------------------------------------------
 
@@ -205,10 +207,21 @@ class Scheduler:
             ) from exc
         finally:
             self._reserved -= 1
+        if self.share is not None:
+            await self.share(audit)
+            return audit
+        self.adopt(audit)
+        return audit
+
+    def adopt(self, audit: Audit) -> None:
+        """Queue an audit to run here (a new one, or one claimed from a shared queue)."""
         self._live[audit.id] = audit
         self._queue.append(audit)
         self._pump()
-        return audit
+
+    @property
+    def free_slots(self) -> int:
+        return self.config.max_workers - self._running - len(self._queue)
 
     async def _create(self, request: AuditRequest) -> Audit:
         ipc = choose_ipc_mode(request.ipc, self.config.ipc_mode, self.config.ipc_rollout, self._rng)
@@ -356,6 +369,11 @@ class Scheduler:
             # Stopped by a shutdown, not by a client: say so.
             return new_event("audit_error", 0, error="the server stopped", code="interrupted")
         return terminal
+
+    def forget(self, audit_id: str) -> None:
+        """Drop a finished audit from memory: the store holds its truth (another instance
+        of a shared store took it over), so requests read it from there."""
+        self._finished.pop(audit_id, None)
 
     def _retire(self, audit: Audit) -> None:
         self._live.pop(audit.id, None)
