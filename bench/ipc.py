@@ -3,12 +3,12 @@
     python -m bench.ipc [--quick | --smoke] [--repeats N]
 
 Systems, run interleaved (one run of each, then again):
-  pipe      ours: msgpack frames on a `pass_fds` pipe, read by `server.intake.Intake`
+  pipe      ours: msgpack frames on a `pass_fds` pipe, read by `server.streaming.intake.Intake`
   stdout    ours: `##VERITAS ` JSON lines on stdout, read by the same `Intake`
   manager   the design replaced: `Manager().Queue(1000)`, `await asyncio.to_thread(q.get)`
-Every event goes through protocol validation and into `server.log.AuditLog` (encoded to SSE
-bytes once), which is what the server does with it. The reader is this process, so its
-CPU is `time.process_time()`; the child reports its own CPU in its final event.
+Every event goes through protocol validation and into `server.streaming.log.AuditLog`
+(encoded to SSE bytes once), which is what the server does with it. The reader is this
+process, so its CPU is `time.process_time()`; the child reports its own CPU in its final event.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from bench import cli, mpqueue
 from bench.recorder import Recorder
 from bench.stats import Table, fmt, goal, median, percentile, ratio
 from bench.stream import SCREENSHOT_BYTES, EventStream
-from server.intake import Intake, IntakeLimits
-from server.log import AuditLog, LogLimits
+from server.streaming.intake import Intake, IntakeLimits
+from server.streaming.log import AuditLog, LogLimits
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 SYSTEMS: Final = ("pipe", "stdout", "manager")

@@ -4,11 +4,13 @@
     check_host(target)                      # no DNS: refuse localhost names and private literals
     check_addresses(target.host, resolved)  # after DNS: refuse if any address is not public
 
-A target must be a public address. Refused: loopback, private, link-local, shared (CGNAT),
-multicast, reserved, unspecified and documentation ranges, for IPv4 and IPv6, with IPv4
-addresses embedded in IPv6 (mapped, NAT64, 6to4) judged by their IPv4 part. Hosts are
-read the way browsers read them (WHATWG URL), so `2130706433`, `0x7f.1` and `0177.0.0.1`
-are the literal address 127.0.0.1, not names to look up.
+A target must be a globally reachable address, as `protocol.addresses` tabulates the IANA
+special-purpose registries. A host is read once, before anything decides whether it is a
+name or an address, the way the HTTP client will read it: Unicode compatibility forms are
+mapped first (UTS #46: fullwidth digits, the full stops U+3002, U+FF0E and U+FF61), so
+fullwidth "127", "0", "0", "1" joined by U+3002 is the address 127.0.0.1; then IPv4 is
+read the way browsers read it (WHATWG URL), so `2130706433`, `0x7f.1` and `0177.0.0.1`
+are 127.0.0.1 too, not names.
 
 Sans-I/O and stdlib only: resolving the name is the caller's job, and the caller must
 connect to the addresses it checked, never look the name up a second time.
@@ -18,14 +20,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote, urlsplit
 
+from protocol.addresses import IPAddress, why_not_public
 from protocol.errors import TargetError, TargetRefused
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_URL_LENGTH: Final = 2048
 MAX_HOST_LENGTH: Final = 253
@@ -34,10 +36,8 @@ LOCAL_NAMES: Final = frozenset(
     {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", "localdomain"}
 )
 
-_NAT64: Final = (
-    ipaddress.IPv6Network("64:ff9b::/96"),
-    ipaddress.IPv6Network("64:ff9b:1::/48"),
-)
+# UTS #46 maps these to "." before splitting labels; NFKC alone leaves U+3002 as it is.
+_FULL_STOPS: Final = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _HEX: Final = re.compile(r"0[xX][0-9a-fA-F]*")
 _OCTAL: Final = re.compile(r"0[0-7]+")
 _DECIMAL: Final = re.compile(r"[0-9]+")
@@ -87,13 +87,25 @@ def parse_host(raw: str) -> tuple[str, IPAddress | None]:
     """(canonical host, literal address or None) of a URL's host, brackets already removed."""
     if ":" in raw:
         return _parse_ipv6(raw)
-    name = unquote(raw).lower()
+    name = map_host(unquote(raw))
     if name.endswith(".") and not name.endswith(".."):
         name = name[:-1]
     v4 = parse_ipv4(name)
     if v4 is not None:
         return str(v4), v4
     return _ascii_name(name), None
+
+
+def map_host(raw: str) -> str:
+    """The UTS #46 mapping of a host, as far as it decides name or address: case folded,
+    compatibility forms (fullwidth, circled, mathematical digits) to ASCII, full stops to ".".
+
+    ASCII hosts are only lower-cased, as every HTTP client does.
+    """
+    if raw.isascii():
+        return raw.lower()
+    folded = unicodedata.normalize("NFKC", raw.translate(_FULL_STOPS)).casefold()
+    return unicodedata.normalize("NFKC", folded).translate(_FULL_STOPS)
 
 
 def _parse_ipv6(raw: str) -> tuple[str, IPAddress]:
@@ -152,6 +164,8 @@ def _ascii_name(name: str) -> str:
         raise TargetError(f"the host {name!r} is not a valid international domain name") from exc
     if not ascii_name or len(ascii_name) > MAX_HOST_LENGTH:
         raise TargetError(f"the host name must be 1 to {MAX_HOST_LENGTH} characters long")
+    if "" in ascii_name.split("."):
+        raise TargetError(f"the host {name!r} has an empty label")
     return ascii_name
 
 
@@ -162,34 +176,18 @@ def is_local_name(host: str) -> bool:
 
 
 def is_public_address(addr: str | IPAddress) -> bool:
-    """True for a globally routable unicast address; False for any text that is not an IP."""
+    """True for a globally reachable unicast address; False for any text that is not an IP."""
+    address = _as_address(addr)
+    return address is not None and why_not_public(address) is None
+
+
+def _as_address(addr: str | IPAddress) -> IPAddress | None:
+    if not isinstance(addr, str):
+        return addr
     try:
-        address = ipaddress.ip_address(addr.partition("%")[0]) if isinstance(addr, str) else addr
+        return ipaddress.ip_address(addr.partition("%")[0])
     except ValueError:
-        return False
-    embedded = _embedded_ipv4(address)
-    if embedded is not None:
-        return is_public_address(embedded)
-    return address.is_global and not (
-        address.is_multicast
-        or address.is_private
-        or address.is_reserved
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_unspecified
-        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
-    )
-
-
-def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address stands for (mapped, NAT64, 6to4), if any."""
-    if not isinstance(address, ipaddress.IPv6Address):
         return None
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if any(address in network for network in _NAT64):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return address.sixtofour
 
 
 def check_host(target: ParsedTarget) -> None:
@@ -213,19 +211,84 @@ def check_addresses(host: str, addresses: Iterable[str]) -> None:
 
 
 def _why_not_public(text: str) -> str:
-    try:
-        address = ipaddress.ip_address(text.partition("%")[0])
-    except ValueError:
+    address = _as_address(text)
+    if address is None:
         return "it is not an IP address"
-    address = _embedded_ipv4(address) or address
-    for name, kind in (
-        ("is_unspecified", "unspecified"),
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_reserved", "reserved"),
-        ("is_private", "private"),
-    ):
-        if getattr(address, name):
-            return f"it is a {kind} address"
-    return "it is not a globally routable address"
+    return why_not_public(address) or "it is not a globally reachable address"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectTo:
+    """curl's `--connect-to HOST:PORT:ADDR:PORT`: requests for HOST:PORT go to ADDR:PORT.
+
+    The URL, the Host header and the TLS name stay HOST; only the connection goes elsewhere.
+    An empty HOST or PORT matches any; an empty second PORT keeps the request's port. The
+    guard judges ADDR (the address connected to), never HOST.
+    """
+
+    host: str  # canonical name, or "" for any host
+    port: int | None  # None for any port
+    address: str  # canonical name or IP text to connect to instead
+    to_port: int | None  # None to keep the request's port
+
+    def matches(self, host: str, port: int) -> bool:
+        name = host.lower().rstrip(".")
+        return self.host in ("", name) and self.port in (None, port)
+
+    def __str__(self) -> str:
+        def show(host: str) -> str:
+            return f"[{host}]" if ":" in host else host
+
+        def number(port: int | None) -> str:
+            return "" if port is None else str(port)
+
+        return f"{show(self.host)}:{number(self.port)}:{show(self.address)}:{number(self.to_port)}"
+
+
+MAX_CONNECT_TO_LENGTH: Final = 600
+_CONNECT_TO_FIELD: Final = re.compile(r"\[[^\]]*\]|[^:\[\]]*")
+
+
+def parse_connect_to(text: str) -> ConnectTo:
+    """Parse `HOST:PORT:ADDR:PORT` (IPv6 in brackets); raise `TargetError` saying what is wrong."""
+    if not isinstance(text, str):
+        raise TargetError(f"connect-to must be text, not {type(text).__name__}")
+    if len(text) > MAX_CONNECT_TO_LENGTH:
+        raise TargetError(f"connect-to is longer than {MAX_CONNECT_TO_LENGTH} characters")
+    fields = _connect_to_fields(text)
+    host, port, address, to_port = fields
+    if not address:
+        raise TargetError(f"connect-to {text!r} names no address to connect to")
+    name, literal = parse_host(host.strip("[]")) if host else ("", None)
+    if literal is not None:
+        raise TargetError(
+            f"connect-to {text!r}: HOST must be a name; an address is connected to directly"
+        )
+    target, _ = parse_host(address.strip("[]"))
+    return ConnectTo(name, _port(port, text), target, _port(to_port, text))
+
+
+def _connect_to_fields(text: str) -> list[str]:
+    fields: list[str] = []
+    position = 0
+    while True:
+        match = _CONNECT_TO_FIELD.match(text, position)
+        assert match is not None  # the pattern matches the empty string
+        fields.append(match.group())
+        position = match.end()
+        if position == len(text):
+            break
+        if text[position] != ":":
+            raise TargetError(f"connect-to {text!r} is not HOST:PORT:ADDR:PORT")
+        position += 1
+    if len(fields) != 4 or any(c.isspace() for c in text):
+        raise TargetError(f"connect-to {text!r} is not HOST:PORT:ADDR:PORT")
+    return fields
+
+
+def _port(text: str, whole: str) -> int | None:
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise TargetError(f"connect-to {whole!r}: {text!r} is not a port number (1-65535)")
+    return int(text)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from server.app import create_app
+from server.api.app import create_app
 from server.config import ServerConfig, from_command_line
 from server.errors import ConfigError
-from server.logs import configure_logging
+from server.operations.logs import configure_logging
 
 
 def main(argv: list[str] | None = None) -> int:

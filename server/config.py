@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from protocol.events import IPC_MODES, TIERS
-from server.cors import CorsPolicy
+from server.api.cors import CorsPolicy
 from server.errors import ConfigError
-from server.log import LogLimits
-from server.logs import LOG_FORMATS
-from server.retention import RetentionPolicy
-from server.runner import RunnerConfig
-from server.sqlitestore import StoreSettings
-from server.sse import SseSettings
+from server.operations.logs import LOG_FORMATS
+from server.operations.retention import RetentionPolicy
+from server.stores.sqlite import StoreSettings
+from server.streaming.log import LogLimits
+from server.streaming.runner import RunnerConfig
+from server.streaming.sse import SseSettings
 
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
 
@@ -33,6 +33,7 @@ class ServerConfig:
     data_dir: Path | None = Path("var")  # None: nothing kept on disk
     # audits
     max_workers: int = 4
+    max_browsers: int = 1  # deep audits running at once (each drives a browser); within max_workers
     max_queued: int = 100
     retry_after: int = 5  # seconds suggested to a client refused with 429
     tier_seconds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_SECONDS))
@@ -73,7 +74,7 @@ class ServerConfig:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        for name in ("max_workers", "max_queued", "retry_after", "max_body_bytes"):
+        for name in ("max_workers", "max_browsers", "max_queued", "retry_after", "max_body_bytes"):
             _at_least(name, getattr(self, name), 1)
         for name in ("max_url_length", "list_default_limit", "list_max_limit"):
             _at_least(name, getattr(self, name), 1)
@@ -219,6 +220,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_PORT": ("port", int),
     "VERITAS_DATA_DIR": ("data_dir", _data_dir),
     "VERITAS_MAX_WORKERS": ("max_workers", int),
+    "VERITAS_MAX_BROWSERS": ("max_browsers", int),
     "VERITAS_MAX_QUEUED": ("max_queued", int),
     "VERITAS_RETRY_AFTER": ("retry_after", int),
     "VERITAS_TIME_MARGIN": ("time_margin", float),

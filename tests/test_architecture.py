@@ -66,5 +66,5 @@ def test_no_package_edits_sys_path() -> None:
 
 
 def test_the_walker_sees_imports_nested_in_functions_and_from_forms() -> None:
-    source = "def f():\n    from server.app import create_app\n    import veritas.fetch, os\n"
-    assert list(imports_in(source)) == ["server.app", "veritas.fetch", "os"]
+    source = "def f():\n    from server.api.app import create_app\n    import veritas.fetch, os\n"
+    assert list(imports_in(source)) == ["server.api.app", "veritas.fetch", "os"]

@@ -17,12 +17,17 @@ Every limit of the process lives here, so that tests and operators change one pl
     VERITAS_MAX_REPLAY_BYTES       bytes of events kept for a replay after a fallback (64 MiB)
     VERITAS_ALLOW_PRIVATE_TARGETS  1 lifts the private-address guard (tests, demo, intranet)
     VERITAS_IPC_MODE, VERITAS_IPC_FD   the channel when no flag names it
+
+Network flags, as curl's: `--connect-to HOST:PORT:ADDR:PORT` (repeatable) sends connections
+for HOST:PORT to ADDR:PORT, the guard judging ADDR; `--ca-file PEM` verifies certificates
+against the authorities in PEM instead of the system's.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -31,7 +36,7 @@ from typing import Any, Final, NoReturn
 from protocol.errors import TargetError
 from protocol.events import IPC_MODES, TIERS, VERDICT_MODES
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE
-from protocol.targets import ParsedTarget, check_url
+from protocol.targets import ConnectTo, ParsedTarget, check_url, parse_connect_to
 from veritas.errors import UsageError
 
 MIB: Final = 1024 * 1024
@@ -92,6 +97,8 @@ class Config:
     output: Path | None = None
     verbose: bool = False
     allow_private: bool = False
+    connect_to: tuple[ConnectTo, ...] = ()
+    ca_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -126,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the result as JSON to FILE")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR:PORT",
+        help="connect to ADDR:PORT for requests to HOST:PORT (as curl's; the guard judges ADDR)",
+    )
+    parser.add_argument(
+        "--ca-file", metavar="PEM", help="trust only these CA certificates (as curl's --cacert)"
+    )
     return parser
 
 
@@ -153,8 +170,29 @@ def load_config(
         output=Path(args.output) if args.output else None,
         verbose=args.verbose,
         allow_private=_flag(environ, "VERITAS_ALLOW_PRIVATE_TARGETS"),
+        connect_to=tuple(_connect_to(text) for text in args.connect_to),
+        ca_file=_ca_file(args.ca_file),
         limits=load_limits(environ),
     )
+
+
+def _connect_to(text: str) -> ConnectTo:
+    try:
+        return parse_connect_to(text)
+    except TargetError as exc:
+        raise UsageError(f"--connect-to: {exc}") from exc
+
+
+def _ca_file(text: str | None) -> Path | None:
+    """The PEM file, once it is known to load as trusted certificates."""
+    if text is None:
+        return None
+    path = Path(text)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise UsageError(f"--ca-file {text!r} holds no usable CA certificates: {exc}") from exc
+    return path
 
 
 def _env_choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:

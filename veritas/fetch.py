@@ -3,6 +3,13 @@
     async with Fetcher(limits, allow_private=False) as fetcher:
         page = await fetcher.fetch("https://example.com/")
 
+The guard, at every hop: the host is read once as the HTTP client reads it (yarl's URL), a
+literal address is checked and approved here, a name by the resolver, and the socket
+factory refuses any address neither approved (`veritas.resolver`).
+
+Everything a target sends is text only after one decoding here: header names and values
+from their raw bytes (UTF-8, else ISO-8859-1), so no lone surrogate reaches an event.
+
 Limits, all from `veritas.config.Limits`: connect time, time per page (redirects included),
 body bytes counted after decompression, redirects (followed by hand, every hop recorded and
 checked, loops detected), response header size and count. A limit that cuts a body short
@@ -17,24 +24,29 @@ import asyncio
 import ssl
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Final
 from urllib.parse import urldefrag, urljoin
 
 import aiohttp
+from yarl import URL
 
 from protocol.errors import TargetError, TargetRefused
-from protocol.targets import ParsedTarget, check_host, check_url
+from protocol.targets import ConnectTo, ParsedTarget, check_addresses, check_host, check_url
+from protocol.targets import parse_host as read_host
 from veritas.certificate import tls_info
-from veritas.config import Limits
+from veritas.config import Config, Limits
 from veritas.errors import FetchError, LimitExceeded, RefusedTarget
 from veritas.page import Hop, Page, TlsInfo
-from veritas.resolver import GuardedResolver
+from veritas.resolver import GuardedResolver, GuardRefusal
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 USER_AGENT: Final = "Mozilla/5.0 (compatible; VeritasAudit/0.1; +trust audit)"
 ACCEPT_ENCODING: Final = "gzip, deflate"  # what Inflater decodes under a limit
+Headers = tuple[tuple[str, str], ...]
 
 
 @dataclass(slots=True)
@@ -50,7 +62,7 @@ class Response:
 
     url: str
     status: int
-    headers: tuple[tuple[str, str], ...]
+    headers: Headers
     body: Body
     tls: TlsInfo | None
     ip: str | None
@@ -82,22 +94,47 @@ class Inflater:
 
 
 class Fetcher:
-    """One aiohttp session for one audit, with the guard as its resolver."""
+    """One aiohttp session for one audit, with the guard as its resolver and socket factory.
+
+    `connect_to` rules send connections for a host elsewhere (as curl's `--connect-to`);
+    `ca_file` replaces the system's trusted certificates (as curl's `--cacert`).
+    """
 
     def __init__(
-        self, limits: Limits, allow_private: bool, resolver: GuardedResolver | None = None
+        self,
+        limits: Limits,
+        allow_private: bool,
+        resolver: GuardedResolver | None = None,
+        *,
+        connect_to: Sequence[ConnectTo] = (),
+        ca_file: Path | None = None,
     ) -> None:
         self.limits = limits
         self.allow_private = allow_private
-        self.resolver = resolver or GuardedResolver(allow_private)
+        self.resolver = resolver or GuardedResolver(allow_private, connect_to=connect_to)
         self._session: aiohttp.ClientSession | None = None
+        # With a cafile the system's authorities are not loaded: only the given ones count.
+        self._verified = ssl.create_default_context(cafile=ca_file)
         self._insecure = ssl.create_default_context()
         self._insecure.check_hostname = False
         self._insecure.verify_mode = ssl.CERT_NONE
 
+    @classmethod
+    def for_config(cls, config: Config) -> Fetcher:
+        return cls(
+            config.limits,
+            config.allow_private,
+            connect_to=config.connect_to,
+            ca_file=config.ca_file,
+        )
+
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
-            resolver=self.resolver, limit=self.limits.fetch_concurrency * 2, ttl_dns_cache=300
+            resolver=self.resolver,
+            socket_factory=self.resolver.open_socket,
+            ssl=self._verified,
+            limit=self.limits.fetch_concurrency * 2,
+            ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -136,15 +173,25 @@ class Fetcher:
 
     def check(self, url: str) -> ParsedTarget:
         """Syntax always; the address rules unless private targets are allowed."""
+        return self._guard(url)[0]
+
+    def _guard(self, url: str) -> tuple[ParsedTarget, URL]:
+        """The target and the very URL the client will request, its host judged as both of
+        us read it; a literal address is approved for the socket factory only here."""
         try:
             target = check_url(url)
+            request = URL(target.url)
+            readings = {target.address, read_host(request.raw_host or "")[1]} - {None}
             if not self.allow_private:
                 check_host(target)
+                if readings:
+                    check_addresses(target.host, [str(a) for a in readings])
         except TargetRefused as exc:
             raise RefusedTarget(url, str(exc)) from exc
-        except TargetError as exc:
+        except (TargetError, ValueError) as exc:
             raise FetchError(url, str(exc)) from exc
-        return target
+        self.resolver.approve(str(a) for a in readings)
+        return target, request
 
     async def fetch(self, url: str) -> Page:
         """Follow redirects by hand within the page's time limit; the final response's page."""
@@ -154,8 +201,8 @@ class Fetcher:
         seen = {urldefrag(url).url}
         current = url
         while True:
-            self.check(current)
-            response = await self._response(current, deadline)
+            _, request = self._guard(current)
+            response = await self._response(current, request, deadline)
             location = response.header("location")
             if response.status not in REDIRECT_STATUSES or location is None:
                 return _page(url, response, hops, started)
@@ -169,45 +216,89 @@ class Fetcher:
     def _next_hop(
         self, current: str, location: str, seen: set[str], count: int
     ) -> tuple[str | None, str]:
-        target = urljoin(current, location)
-        key = urldefrag(target).url
+        try:
+            target = urljoin(current, location.strip())
+            key = urldefrag(target).url
+        except ValueError as exc:
+            return f"redirect to an unusable Location {location[:200]!r} ({exc})", current
         if not target.startswith(("http://", "https://")):
-            return f"redirect to a non-http URL {target!r} was not followed", target
+            return f"redirect to a non-http URL {target[:200]!r} was not followed", target
         if key in seen:
             return f"redirect loop: {target} was already visited after {count} redirects", target
         if count > self.limits.max_redirects:
             return f"more than {self.limits.max_redirects} redirects; stopped at {current}", target
+        try:
+            check_url(target)
+        except TargetRefused:
+            pass  # a refusal ends the fetch: the next hop's guard raises it
+        except TargetError as exc:
+            return f"redirect to an unusable Location {location[:200]!r} ({exc})", target
         seen.add(key)
         return None, target
 
-    async def _response(self, url: str, deadline: float) -> Response:
+    async def preflight(self, url: str, origin: str) -> Page:
+        """One CORS preflight (OPTIONS with an Origin), its redirects not followed."""
+        started = time.monotonic()
+        deadline = asyncio.get_running_loop().time() + self.limits.page_timeout
+        _, request = self._guard(url)
+        headers = {"Origin": origin, "Access-Control-Request-Method": "GET"}
+        response = await self._response(url, request, deadline, "OPTIONS", headers)
+        return _page(url, response, [], started)
+
+    async def _response(
+        self,
+        url: str,
+        request: URL,
+        deadline: float,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         try:
             try:
-                return await self._attempt(url, deadline, verify_error=None)
+                return await self._attempt(
+                    url, request, deadline, None, method=method, extra=headers
+                )
             except aiohttp.ClientConnectorCertificateError as exc:
                 # Fetch again without verification, only to read the certificate and say why.
-                return await self._attempt(url, deadline, str(exc.certificate_error))
+                error = str(exc.certificate_error)
+                return await self._attempt(
+                    url, request, deadline, error, method=method, extra=headers
+                )
         except (aiohttp.ClientError, OSError, TargetRefused, ValueError) as exc:
             raise _translate(url, exc, self.limits) from exc
 
-    async def _attempt(self, url: str, deadline: float, verify_error: str | None) -> Response:
+    async def _attempt(
+        self,
+        url: str,
+        request: URL,
+        deadline: float,
+        verify_error: str | None,
+        *,
+        method: str = "GET",
+        extra: dict[str, str] | None = None,
+    ) -> Response:
         assert self._session is not None, "use Fetcher as an async context manager"
-        ssl_option: ssl.SSLContext | bool = True if verify_error is None else self._insecure
+        ssl_option = self._verified if verify_error is None else self._insecure
         async with asyncio.timeout_at(deadline):
-            response = await self._session.get(url, allow_redirects=False, ssl=ssl_option)
+            response = await self._session.request(
+                method, request, headers=extra, allow_redirects=False, ssl=ssl_option
+            )
         try:
             tls, ip = _connection_facts(response, verify_error)
+            headers = decode_headers(response.raw_headers)
             redirect = response.status in REDIRECT_STATUSES and "location" in response.headers
-            body = Body() if redirect else await self._read(response, deadline)
-            headers = tuple((k, v) for k, v in response.headers.items())
-            return Response(str(url), response.status, headers, body, tls, ip)
+            body = Body() if redirect else await self._read(response, headers, deadline)
+            return Response(url, response.status, headers, body, tls, ip)
         finally:
             response.release()
 
-    async def _read(self, response: aiohttp.ClientResponse, deadline: float) -> Body:
+    async def _read(
+        self, response: aiohttp.ClientResponse, headers: Headers, deadline: float
+    ) -> Body:
         body = Body()
         limit = self.limits.max_page_bytes
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        sent = next((v for k, v in headers if k.lower() == "content-encoding"), "")
+        encoding = sent.strip().lower()
         inflater = Inflater(encoding) if encoding in ("gzip", "x-gzip", "deflate") else None
         if encoding not in ("", "identity") and inflater is None:
             body.errors.append(f"Content-Encoding {encoding!r} is not decoded; body kept as sent")
@@ -231,6 +322,20 @@ class Fetcher:
             body.truncated = True
             body.errors.append(f"body incomplete: {exc}")
         return body
+
+
+def decode_headers(raw: Sequence[tuple[bytes, bytes]]) -> Headers:
+    """Header names and values as text, decoded once from the bytes the target sent."""
+    return tuple((decode_field(name), decode_field(value)) for name, value in raw)
+
+
+def decode_field(data: bytes) -> str:
+    """UTF-8 when it is valid, else ISO-8859-1 (HTTP's historical charset): never fails,
+    never yields a surrogate."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def _too_big(limit: int, compressed: bool) -> str:
@@ -284,18 +389,23 @@ def _page(url: str, response: Response, hops: list[Hop], started: float) -> Page
 
 
 def _translate(url: str, exc: Exception, limits: Limits) -> FetchError:
-    """Every foreign failure of one request, as the auditor's own error."""
+    """Every foreign failure of one request, as the auditor's own error naming the limit hit."""
     if isinstance(exc, FetchError):
         return exc
     if isinstance(exc, TargetRefused):
         return RefusedTarget(url, str(exc))
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        seconds = limits.connect_timeout
+        return LimitExceeded(url, f"no connection within the connect timeout ({seconds:g} s)")
+    if isinstance(exc, TimeoutError):
         return LimitExceeded(
             url, f"no response within the page time limit ({limits.page_timeout:g} s)"
         )
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return FetchError(url, f"cannot resolve the host: {exc.os_error}")
     if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, GuardRefusal) or "guard did not approve" in str(exc):
+            return RefusedTarget(url, str(exc.os_error))
         return FetchError(url, f"cannot connect: {exc.os_error.strerror or exc.os_error}")
     if isinstance(exc, aiohttp.ClientResponseError):
         return LimitExceeded(url, f"response refused while reading headers: {exc.message:.200}")

@@ -9,11 +9,13 @@ invalid target in `init`, and an entry page that cannot be fetched in `scout`.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from veritas.analysis import (
     SECURITY_MODULES,
@@ -25,6 +27,7 @@ from veritas.analysis import (
     iter_content,
     site_content,
 )
+from veritas.analysis.headers import PREFLIGHT_ORIGIN
 from veritas.config import Config
 from veritas.emitter import Emitter
 from veritas.errors import AuditFailed, FetchError, RefusedTarget
@@ -41,6 +44,7 @@ class PhaseSpec:
     message: str  # what phase_start says the phase is about to do
     start: float  # pct at phase_start
     end: float  # pct at phase_complete
+    wire: str = ""  # the protocol's phase name when it differs from the key
 
 
 PHASE_SPECS: Final = {
@@ -48,6 +52,10 @@ PHASE_SPECS: Final = {
     "scout": PhaseSpec("Scouting pages", "fetching the entry page and same-site links", 5, 45),
     "security": PhaseSpec("Security checks", "running the security modules", 45, 65),
     "content": PhaseSpec("Content analysis", "reading pages for dark patterns", 65, 80),
+    # deep_forensic only: the pages as a browser renders them (reported as content)
+    "render": PhaseSpec(
+        "Rendered pages", "rendering pages in a headless browser", 80, 80, "content"
+    ),
     "intel": PhaseSpec("Intelligence", "gathering domain, certificate and link facts", 80, 90),
     "judge": PhaseSpec("Verdict", "weighing the evidence", 90, 100),
 }
@@ -69,9 +77,12 @@ class AuditState:
     errors: list[str] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
 
+    http: Page | None = None  # http://host/ when the audit began on https
+    cors: Page | None = None  # the CORS preflight of the entry page
+
     @property
     def site(self) -> Site:
-        return Site(tuple(self.pages), tuple(self.scripts))
+        return Site(tuple(self.pages), tuple(self.scripts), self.http, self.cors)
 
 
 Summary = dict[str, Any]
@@ -86,22 +97,28 @@ class Orchestrator:
 
     async def run(self) -> dict[str, Any] | None:
         """Run every phase; the `audit_result` map, or None when the audit failed."""
-        async with Fetcher(self.config.limits, self.config.allow_private) as fetcher:
+        async with Fetcher.for_config(self.config) as fetcher:
             try:
                 await self._phase("init", lambda: self._init(fetcher))
                 await self._phase("scout", lambda: self._scout(fetcher))
             except AuditFailed as exc:
                 self.emitter.log("orchestrator", "error", f"audit failed: {exc}")
                 return None
-        return await self.analyse()
+            return await self.analyse(fetcher)
 
-    async def analyse(self) -> dict[str, Any] | None:
-        """The phases after the scout, on the pages in `state`; `veritas.eval` calls it too."""
-        for name, phase in (
+    async def analyse(self, fetcher: Fetcher | None = None) -> dict[str, Any] | None:
+        """The phases after the scout, on the pages in `state`; `veritas.eval` calls it too.
+
+        Without a fetcher (saved pages) the deep tier's render phase has nothing to render with.
+        """
+        phases: list[tuple[str, Callable[[], Awaitable[Summary]]]] = [
             ("security", self._security),
             ("content", self._content),
-            ("intel", self._intel),
-        ):
+        ]
+        if fetcher is not None and self.config.tier == "deep_forensic":
+            phases.append(("render", lambda: self._render(fetcher)))
+        phases.append(("intel", self._intel))
+        for name, phase in phases:
             await self._phase(name, phase)
         result: dict[str, Any] | None = None
 
@@ -119,7 +136,7 @@ class Orchestrator:
 
     async def _phase(self, name: str, body: Callable[[], Awaitable[Summary]]) -> None:
         spec = PHASE_SPECS[name]
-        common = {"phase": name, "label": spec.label}
+        common = {"phase": spec.wire or name, "label": spec.label}
         self.emitter.emit("phase_start", **common, message=spec.message, pct=spec.start)
         await self.emitter.drain()
         try:
@@ -139,7 +156,12 @@ class Orchestrator:
     def _phase_error(self, name: str, spec: PhaseSpec, error: str) -> None:
         self.state.errors.append(f"{name}: {error}")
         self.emitter.emit(
-            "phase_error", phase=name, label=spec.label, message=error, pct=spec.end, error=error
+            "phase_error",
+            phase=spec.wire or name,
+            label=spec.label,
+            message=error,
+            pct=spec.end,
+            error=error,
         )
 
     # init ---------------------------------------------------------------------------------
@@ -182,6 +204,7 @@ class Orchestrator:
             raise AuditFailed(f"time limit of {limit:g} s reached before the entry page") from None
         try:
             async with asyncio.timeout_at(_loop_time(deadline)):
+                await self._probe(fetcher, entry)
                 await self._fetch_all(fetcher, page_links(entry, budget.pages - 1), "page")
                 scripts = script_links(self.state.pages, entry, budget.scripts)
                 await self._fetch_all(fetcher, scripts, "script")
@@ -210,6 +233,30 @@ class Orchestrator:
         self.state.pages.append(entry)
         await self.emitter.drain()
         return entry
+
+    async def _probe(self, fetcher: Fetcher, entry: Page) -> None:
+        """The two extra requests the header grade needs: http://host/ and a CORS preflight.
+
+        http://host/ is only tried for an https audit on the default port, as the
+        Observatory only tries port 80.
+        """
+        async with asyncio.TaskGroup() as group:
+            cors = group.create_task(
+                self._optional(fetcher.preflight(entry.final_url, PREFLIGHT_ORIGIN), "CORS")
+            )
+            root = _http_root(entry.url)
+            http = group.create_task(self._optional(fetcher.fetch(root), "http")) if root else None
+        self.state.cors = cors.result()
+        self.state.http = http.result() if http is not None else None
+
+    async def _optional(self, request: Awaitable[Page], what: str) -> Page | None:
+        try:
+            page = await request
+        except FetchError as exc:  # the grade then judges without it, as if unanswered
+            self.emitter.log("scout", "info", f"{what} not fetched: {exc}")
+            return None
+        self.state.stats["requests"] += 1 + len(page.redirects)
+        return page
 
     async def _fetch_all(self, fetcher: Fetcher, urls: list[str], kind: str) -> None:
         """Fetch concurrently, keep the results in link order, report each as it arrives."""
@@ -323,6 +370,26 @@ class Orchestrator:
             "site_type": site_type.site_type,
         }
 
+    async def _render(self, fetcher: Fetcher) -> Summary:
+        from veritas.browser import load_settings, render_pages
+
+        deadline = self.started + max(1.0, self.config.budget.time_limit - ANALYSIS_RESERVE)
+        settings = load_settings(os.environ)
+        state = self.state
+
+        def add(finding: Finding) -> None:
+            self._findings([finding])
+
+        return await render_pages(
+            state.pages,
+            resolver=fetcher.resolver,
+            settings=settings,
+            emitter=self.emitter,
+            add_finding=add,
+            known=state.findings,
+            deadline=deadline,
+        )
+
     # intel ---------------------------------------------------------------------------------
 
     async def _intel(self) -> Summary:
@@ -371,6 +438,14 @@ def _loop_time(monotonic_deadline: float) -> float:
     """A `time.monotonic()` instant on the event loop's clock."""
     loop = asyncio.get_running_loop()
     return loop.time() + (monotonic_deadline - time.monotonic())
+
+
+def _http_root(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or parts.port is not None or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"http://{host}/"
 
 
 def _headers(page: Page) -> dict[str, str]:

@@ -89,6 +89,10 @@ class Site:
 
     pages: tuple[Page, ...]
     scripts: tuple[Page, ...] = ()  # same-site external scripts, within the page budget
+    # For the header grade: http://host/ when the audit began on https, and a CORS
+    # preflight of the entry page's final URL; None when not fetched.
+    http: Page | None = None
+    cors: Page | None = None
 
     @property
     def entry(self) -> Page:

@@ -57,7 +57,7 @@ def run_service(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterato
     """The server running with `env` over the test defaults; stopped (and its group) after."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log_path = data_dir / "server.log"
+    log_path = data_dir / "server.streaming.log"
     environ = {**os.environ, **TEST_ENV, **(env or {})}
     command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--data-dir", str(data_dir)]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.app import create_app
+from server.api.app import create_app
 from tests.server.harness import TARGET, finished, service_config, start_audit
 
 

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from server.app import create_app
-from server.auth import auth_middleware
+from server.api.app import create_app
+from server.api.auth import auth_middleware
 from tests.server.harness import TARGET, service_config
 
 TOKEN = "s3cret-token"

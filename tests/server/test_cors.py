@@ -8,9 +8,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from server.app import create_app
-from server.auth import auth_middleware
-from server.cors import CorsPolicy, install_cors
+from server.api.app import create_app
+from server.api.auth import auth_middleware
+from server.api.cors import CorsPolicy, install_cors
 from tests.server.harness import TARGET, service_config
 
 ORIGIN = "http://app.test:8000"

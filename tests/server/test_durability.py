@@ -15,9 +15,9 @@ import pytest
 
 from protocol.events import new_event
 from protocol.jsonlines import to_json
-from server.recovery import recover_interrupted
-from server.sqlitestore import SQLiteStore
-from server.store import AuditRecord, StoredEvent
+from server.operations.recovery import recover_interrupted
+from server.stores.sqlite import SQLiteStore
+from server.stores.store import AuditRecord, StoredEvent
 from tests.protocol.sse_parser import Message, parse
 from tests.server.server_process import (
     ServerProcess,

@@ -10,7 +10,7 @@ import socket
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from server.app import create_app
+from server.api.app import create_app
 from tests.server.harness import (
     TARGET,
     event_data,

@@ -9,8 +9,9 @@ import pytest
 from protocol.events import Event, new_event
 from protocol.jsonlines import to_json
 from protocol.sse import encode_event
-from server.log import AuditLog, LogLimits
-from server.store import AuditRecord, MemoryStore, StoredEvent
+from server.stores.memory import MemoryStore
+from server.stores.store import AuditRecord, StoredEvent
+from server.streaming.log import AuditLog, LogLimits
 
 LIMITS = LogLimits(max_events=1000, max_bytes=1 << 20)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from server.logs import audit_context, configure_logging
+from server.operations.logs import audit_context, configure_logging
 from tests.server.server_process import post_audit, read_events, running_server, worker_command
 
 

@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.app import create_app
-from server.metrics import MAX_REASONS, Metrics
+from server.api.app import create_app
+from server.operations.metrics import MAX_REASONS, Metrics
 from tests.protocol.sse_parser import parse
 from tests.server.harness import finished, read_stream, service_config, start_audit, until
 

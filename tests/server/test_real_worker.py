@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from server.app import create_app
+from server.api.app import create_app
 from server.config import ServerConfig
 from tests.server.harness import event_data, ids, messages, types
 

@@ -19,7 +19,13 @@ import pytest
 
 from protocol import exits
 from protocol.events import Event
-from server.runner import RunnerConfig, WorkerJob, WorkerReport, choose_ipc_mode, run_worker
+from server.streaming.runner import (
+    RunnerConfig,
+    WorkerJob,
+    WorkerReport,
+    choose_ipc_mode,
+    run_worker,
+)
 
 FAKE_WORKER = Path(__file__).parent / "workers" / "fake_worker.py"
 NORMAL_EVENTS = 15  # hello, 6 phases started and completed, a finding, the result

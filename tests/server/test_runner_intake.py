@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from protocol.events import Event, new_event
 from protocol.framing import HEADER, encode_frame
 from protocol.jsonlines import encode_line
-from server.intake import Intake, IntakeLimits, Sequencer, TextLines
+from server.streaming.intake import Intake, IntakeLimits, Sequencer, TextLines
 
 
 def log_event(seq: int, message: str = "m", ts: float = 1.0) -> Event:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from protocol import exits
 from protocol.events import Event
-from server.runner import RunnerConfig, WorkerJob, run_worker
+from server.streaming.runner import RunnerConfig, WorkerJob, run_worker
 
 HOME = """<!doctype html>
 <html lang="en"><head><title>Corner Bakery</title>

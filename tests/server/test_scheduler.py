@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from protocol.targets import check_url
-from server.runner import RunnerConfig, WorkerJob, WorkerReport
-from server.scheduler import Audit, Scheduler
-from server.store import MemoryStore
-from server.validation import AuditRequest
+from server.api.validation import AuditRequest
+from server.stores.memory import MemoryStore
+from server.streaming.runner import RunnerConfig, WorkerJob, WorkerReport
+from server.streaming.scheduler import Audit, Scheduler
 from tests.server.harness import TARGET, service_config
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from server.sqlitestore import SQLiteStore, StoreError, StoreSettings
-from server.store import AuditRecord, StoredEvent
+from server.stores.sqlite import SQLiteStore, StoreError, StoreSettings
+from server.stores.store import AuditRecord, StoredEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = StoreSettings(batch_interval=60.0, batch_max_events=10_000)  # commits only when asked
@@ -185,8 +185,8 @@ async def test_flushed_events_survive_sigkill_of_the_process(tmp_path: Path) -> 
     script = textwrap.dedent(
         f"""
         import asyncio, json, os, sys
-        from server.sqlitestore import SQLiteStore, StoreSettings
-        from server.store import AuditRecord, StoredEvent
+        from server.stores.sqlite import SQLiteStore, StoreSettings
+        from server.stores.store import AuditRecord, StoredEvent
 
         async def main():
             settings = StoreSettings(batch_interval=60, batch_max_events=10**6)

@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from httpx_sse import aconnect_sse
 
-from server.app import create_app
-from server.state import CONFIG
+from server.api.app import create_app
+from server.api.state import CONFIG
 from tests.server.harness import (
     TARGET,
     TERMINAL,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import trustme
 
 from tests.veritas.worker import run_worker, worker_env
 from veritas.analysis import SECURITY_MODULES
@@ -28,6 +29,10 @@ from veritas.errors import UsageError
         (["http://example.com/"], {"VERITAS_MAX_PAGE_BYTES": "-1"}, "positive number"),
         (["http://example.com/"], {"VERITAS_IPC_MODE": "carrier-pigeon"}, "VERITAS_IPC_MODE"),
         ([], {}, "required: url"),
+        (["http://example.com/", "--connect-to", "a:b:c:d"], {}, "not a port number"),
+        (["http://example.com/", "--connect-to", "a:1:b"], {}, "HOST:PORT:ADDR:PORT"),
+        (["http://example.com/", "--connect-to", "1.2.3.4:1:b:2"], {}, "HOST must be a name"),
+        (["http://example.com/", "--ca-file", "no-such-file.pem"], {}, "--ca-file"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_clear_line(
@@ -160,3 +165,23 @@ def test_hello_is_sent_before_the_analysers_are_imported(site_url: str) -> None:
     hello = output.index(b'##VERITAS {"v":1,"type":"hello"')
     assert output.index(b"import 'veritas.analysis'") > hello
     assert output.index(b"import 'aiohttp'") > hello
+
+
+def test_connect_to_and_ca_file_reach_the_config(tmp_path: Path) -> None:
+    pem = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(pem))
+    args = ["https://shop.example.com/", "--ca-file", str(pem)]
+    args += ["--connect-to", "shop.example.com:443:127.0.0.1:8443", "--connect-to", "::[::1]:"]
+    config = load_config(args, {}, SECURITY_MODULE_NAMES)
+    assert [str(rule) for rule in config.connect_to] == [
+        "shop.example.com:443:127.0.0.1:8443",
+        "::[::1]:",
+    ]
+    assert config.ca_file == pem
+
+
+def test_a_ca_file_without_certificates_is_a_usage_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pem"
+    empty.write_text("not a certificate\n")
+    with pytest.raises(UsageError, match="no usable CA certificates"):
+        load_config(["https://a.example/", "--ca-file", str(empty)], {}, SECURITY_MODULE_NAMES)

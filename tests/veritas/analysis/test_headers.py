@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from tests.veritas.analysis.sites import GOOD_HEADERS, clean_site, page
-from veritas.analysis.headers import grade, letter, security_headers
-from veritas.page import Page
+from veritas.analysis.headers import Grade, letter, security_headers
+from veritas.analysis.headers import grade as grade_site
+from veritas.page import Page, Site
+
+
+def grade(p: Page) -> Grade:
+    return grade_site(Site((p,)))
 
 
 def _results(p: Page) -> dict[str, tuple[str, int]]:
@@ -20,7 +25,7 @@ def test_bare_https_page_scores_30_d() -> None:
 def test_hardened_page_gets_every_bonus_and_a_plus() -> None:
     # No penalties, so bonuses count: CSP none +10, cookies +5, referrer +5, XFO via CSP +5,
     # CORP same-origin +10 = 135.
-    graded = grade(clean_site().entry)
+    graded = grade_site(clean_site())
     assert (graded.score, graded.grade) == (135, "A+")
     result = security_headers(clean_site())
     assert result.score == 100
@@ -28,7 +33,8 @@ def test_hardened_page_gets_every_bonus_and_a_plus() -> None:
 
 
 def test_bonuses_are_withheld_below_90() -> None:
-    # unsafe-inline costs 20, so the score is 80 and the +5 referrer bonus is not added.
+    # unsafe-inline costs 20, so the score is 80 and the +5 referrer and +5 DENY bonuses are
+    # not added.
     headers = (
         ("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'"),
         ("Strict-Transport-Security", "max-age=31536000"),
@@ -72,14 +78,12 @@ def test_external_script_over_http_without_sri_costs_50() -> None:
     )
 
 
-def test_credentialed_wildcard_cors_costs_50() -> None:
+def test_wildcard_cors_is_public_even_with_credentials() -> None:
+    # Browsers refuse credentials with "*", so the Observatory calls it public, not universal.
     headers = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true"))
-    assert (
-        _results(page("https://a.example.com/", headers=headers))["cross-origin-resource-sharing"][
-            1
-        ]
-        == -50
-    )
+    assert _results(page("https://a.example.com/", headers=headers))[
+        "cross-origin-resource-sharing"
+    ] == ("cross-origin-resource-sharing-implemented-with-public-access", 0)
 
 
 def test_grade_chart_boundaries() -> None:

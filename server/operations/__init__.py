@@ -1,0 +1,1 @@
+"""Running the service: metrics, log lines, retention, and recovery after a restart."""

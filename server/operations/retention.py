@@ -1,0 +1,70 @@
+"""Retention: the store keeps at most so many finished audits, none older than a limit.
+
+Pruning runs at start-up and then every `interval` seconds, in a task owned by the
+application's cleanup context. It deletes finished audits only, oldest first; audits
+queued or running are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from server.stores.sqlite import SQLiteStore
+
+logger: Final = logging.getLogger("server.operations.retention")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    max_audits: int | None = 10_000  # None: no limit by count
+    max_age_seconds: float | None = 30 * 86400.0  # None: no limit by age
+    interval: float = 3600.0  # seconds between two prunings
+
+    @property
+    def limited(self) -> bool:
+        return self.max_audits is not None or self.max_age_seconds is not None
+
+
+async def prune_once(
+    store: SQLiteStore, policy: RetentionPolicy, on_pruned: Callable[[int], None] | None = None
+) -> list[str]:
+    deleted = await store.prune(
+        max_audits=policy.max_audits, max_age_seconds=policy.max_age_seconds
+    )
+    if deleted:
+        logger.info("retention deleted %d finished audits", len(deleted))
+        if on_pruned is not None:
+            on_pruned(len(deleted))
+    return deleted
+
+
+async def prune_forever(
+    store: SQLiteStore, policy: RetentionPolicy, on_pruned: Callable[[int], None] | None = None
+) -> None:
+    while True:
+        await asyncio.sleep(policy.interval)
+        try:
+            await prune_once(store, policy, on_pruned)
+        except Exception:
+            # A failed pruning is retried at the next interval; the service goes on.
+            logger.exception("retention failed")
+
+
+async def retention_task(
+    store: SQLiteStore, policy: RetentionPolicy, on_pruned: Callable[[int], None] | None = None
+) -> AsyncIterator[None]:
+    """For a cleanup context: prune now, then periodically until the application stops."""
+    if not policy.limited:
+        yield
+        return
+    await prune_once(store, policy, on_pruned)
+    task = asyncio.create_task(prune_forever(store, policy, on_pruned), name="veritas-retention")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

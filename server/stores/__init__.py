@@ -1,0 +1,1 @@
+"""Where audits and their events are kept: the `Store` interface and its implementations."""

@@ -1,0 +1,537 @@
+"""The durable `Store`: audits and every event in one SQLite file (WAL), written in batches.
+
+The event loop never runs a SQLite call: every statement runs on one dedicated thread
+that owns the connection, so reads and writes are ordered exactly as they were issued.
+
+Writes form one ordered pipeline. `append_event` only queues the entry in memory; a
+writer task commits what is queued as one transaction every `batch_interval` seconds, or
+at once when `batch_max_events` are waiting, when `flush()` is awaited, or when an
+awaited write (`create_audit`, `update_audit`, `prune`) is queued. Because an awaited
+write joins the same pipeline, a record change is never committed ahead of the events
+appended before it: a stored audit marked finished always holds its terminal event.
+
+What a crash (SIGKILL, power loss with `synchronous=FULL` aside) can lose: the events
+appended since the last committed batch, that is at most the last `batch_interval`
+seconds of events plus the batch being written. Nothing a subscriber saw as finished:
+the service awaits `flush()` before it shows a terminal event.
+
+The queue is bounded by `max_pending_bytes`. Past the bound (the disk has stalled for a
+long time) non-terminal events are not persisted: they are counted in `dropped_events`
+and logged, live subscribers still get them, and terminal events are always kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from protocol.events import TERMINAL_TYPES
+from server.errors import ServerError
+from server.stores.store import FINISHED, AuditRecord, AuditStatus, StoredEvent
+
+SCHEMA_VERSION: Final = 1
+_COLUMNS: Final = tuple(f.name for f in fields(AuditRecord))  # the order of SELECT results
+_SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM audits"
+_RECORD_FIELDS: Final = frozenset(_COLUMNS)
+_T = TypeVar("_T")
+
+logger = logging.getLogger("server.stores.store")
+
+_SCHEMA: Final = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE audits (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    verdict_mode TEXT NOT NULL,
+    security_modules TEXT,
+    ipc TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    trust_score INTEGER,
+    risk_level TEXT,
+    error_code TEXT,
+    error TEXT,
+    result TEXT
+);
+CREATE INDEX audits_by_creation ON audits (created_at, id);
+CREATE INDEX audits_by_status ON audits (status);
+CREATE TABLE events (
+    audit_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (audit_id, position)
+) WITHOUT ROWID;
+"""
+
+
+class StoreError(ServerError):
+    """The data directory cannot be used, or a write to it failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    batch_interval: float = 0.05  # seconds an appended event may wait before its commit
+    batch_max_events: int = 512  # a batch this large is committed without waiting; the cap
+    max_pending_bytes: int = 64 * 1024 * 1024  # queued, uncommitted event data
+    synchronous: str = "FULL"  # SQLite's fsync policy; NORMAL survives SIGKILL, not power loss
+    busy_timeout: float = 5.0
+
+
+@dataclass(slots=True)
+class _Write:
+    """An awaited write in the pipeline: a function of the connection and its caller's future."""
+
+    run: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+
+
+_Item = tuple[str, StoredEvent] | _Write
+
+
+class SQLiteStore:
+    """A `Store` in one SQLite file; open with `await open()`, release with `await close()`."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        settings: StoreSettings | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.settings = settings or StoreSettings()
+        self.dropped_events = 0
+        self._on_batch = on_batch
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sqlite3.Connection | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._pending: list[_Item] = []
+        self._pending_bytes = 0
+        self._queued = 0  # items ever queued
+        self._committed = 0  # items ever written (committed, or failed and reported)
+        self._flushers: list[tuple[int, asyncio.Future[None]]] = []
+        self._has_work = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._closing = False
+
+    # -- lifecycle
+
+    async def open(self) -> None:
+        if self._executor is not None:
+            raise RuntimeError("the store is already open")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veritas-store")
+        try:
+            await self._run(self._connect)
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+            raise
+        self._writer = asyncio.create_task(self._write_loop(), name="veritas-store-writer")
+
+    async def close(self) -> None:
+        """Commit everything queued, stop the writer, close the file."""
+        if self._executor is None:
+            return
+        self._closing = True
+        self._wake(urgent=True)
+        if self._writer is not None:
+            await self._writer  # it drains the queue before it returns
+        try:
+            await self._run(self._disconnect)
+        finally:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # -- writes
+
+    async def create_audit(self, record: AuditRecord) -> None:
+        row = _record_row(record)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO audits ({columns}) VALUES ({marks})"
+        await self._write(lambda db: db.execute(sql, tuple(row.values())))
+
+    async def update_audit(self, audit_id: str, **changes: Any) -> None:
+        unknown = set(changes) - (_RECORD_FIELDS - {"id"})
+        if unknown:
+            raise TypeError(f"update_audit cannot set {sorted(unknown)}")
+        if not changes:
+            return
+        row = _record_row(changes)
+        assignments = ", ".join(f"{column} = ?" for column in row)
+        sql = f"UPDATE audits SET {assignments} WHERE id = ?"
+        await self._write(lambda db: db.execute(sql, (*row.values(), audit_id)))
+
+    def append_event(self, audit_id: str, event: StoredEvent) -> None:
+        if self._closing or self._executor is None:
+            # Late appends during shutdown (a worker's last words) must not crash the log.
+            self._drop(audit_id, event)
+            return
+        size = len(event.data)
+        over = self._pending_bytes + size > self.settings.max_pending_bytes
+        if over and event.type not in TERMINAL_TYPES:
+            self._drop(audit_id, event)
+            return
+        self._enqueue((audit_id, event), size)
+        if len(self._pending) >= self.settings.batch_max_events:
+            self._wake(urgent=True)
+
+    async def flush(self) -> None:
+        target = self._queued
+        if self._committed >= target:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._flushers.append((target, future))
+        self._wake(urgent=True)
+        await future
+
+    async def prune(
+        self,
+        *,
+        max_audits: int | None,
+        max_age_seconds: float | None,
+        protect: Iterable[str] = (),
+        now: float | None = None,
+    ) -> list[str]:
+        """Delete finished audits older than the age limit, then the oldest finished ones
+        until at most `max_audits` remain.
+
+        Audits not finished, and the ids in `protect`, are never deleted (they still count
+        toward `max_audits`). Returns the ids deleted, oldest first.
+        """
+        cutoff = None if max_age_seconds is None else (now or time.time()) - max_age_seconds
+        protected = frozenset(protect)
+        return await self._write(lambda db: _prune(db, max_audits, cutoff, protected))
+
+    # -- reads
+
+    async def get_audit(self, audit_id: str) -> AuditRecord | None:
+        def read(db: sqlite3.Connection) -> AuditRecord | None:
+            row = db.execute(f"{_SELECT} WHERE id = ?", (audit_id,)).fetchone()
+            return None if row is None else _record(row, with_result=True)
+
+        return await self._call(read)
+
+    async def list_audits(
+        self, *, status: AuditStatus | None, limit: int, before: str | None
+    ) -> Sequence[AuditRecord]:
+        def read(db: sqlite3.Connection) -> list[AuditRecord]:
+            where, args = _listing_filter(db, status, before)
+            sql = f"{_SELECT} {where} ORDER BY created_at DESC, id DESC LIMIT ?"
+            rows = db.execute(sql, (*args, limit)).fetchall()
+            return [_record(row, with_result=False) for row in rows]
+
+        return await self._call(read)
+
+    async def load_events(self, audit_id: str, after: int = 0) -> Sequence[StoredEvent]:
+        def read(db: sqlite3.Connection) -> list[StoredEvent]:
+            rows = db.execute(
+                "SELECT position, type, data FROM events"
+                " WHERE audit_id = ? AND position > ? ORDER BY position",
+                (audit_id, after),
+            ).fetchall()
+            return [StoredEvent(row[0], row[1], row[2]) for row in rows]
+
+        return await self._call(read)
+
+    async def unfinished(self) -> Sequence[AuditRecord]:
+        def read(db: sqlite3.Connection) -> list[AuditRecord]:
+            marks = ", ".join("?" for _ in FINISHED)
+            rows = db.execute(
+                f"{_SELECT} WHERE status NOT IN ({marks}) ORDER BY created_at, id",
+                tuple(FINISHED),
+            ).fetchall()
+            return [_record(row, with_result=True) for row in rows]
+
+        return await self._call(read)
+
+    # -- the thread and the pipeline
+
+    async def _call(self, function: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run a read on the store's thread, with its connection."""
+        return await self._run(lambda: self._on_thread(function))
+
+    async def _run(self, function: Callable[[], _T]) -> _T:
+        if self._executor is None:
+            raise RuntimeError("the store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function)
+
+    def _on_thread(self, function: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._connection is None:
+            raise RuntimeError("the store has no connection")
+        try:
+            return function(self._connection)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+
+    async def _write(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._closing or self._executor is None:
+            raise RuntimeError("write to a store that is not open")
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Write(run, future), 0)
+        self._wake(urgent=True)
+        return await future
+
+    def _enqueue(self, item: _Item, size: int) -> None:
+        self._pending.append(item)
+        self._pending_bytes += size
+        self._queued += 1
+        self._wake(urgent=False)
+
+    def _wake(self, *, urgent: bool) -> None:
+        self._has_work.set()
+        if urgent:
+            self._urgent.set()
+
+    def _drop(self, audit_id: str, event: StoredEvent) -> None:
+        self.dropped_events += 1
+        logger.warning(
+            "event %d (%s) not persisted: the store is closed or its backlog is full",
+            event.position,
+            event.type,
+            extra={"audit_id": audit_id},
+        )
+
+    async def _write_loop(self) -> None:
+        while not (self._closing and not self._pending):
+            await self._has_work.wait()
+            if not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.batch_interval):
+                        await self._urgent.wait()
+            await self._write_pending()
+
+    async def _write_pending(self) -> None:
+        batch = self._take_batch()
+        if not batch:
+            return
+        loop = asyncio.get_running_loop()
+        # Shielded: once handed to the thread the batch is written, and its waiters told.
+        outcome = await asyncio.shield(loop.run_in_executor(self._executor, self._commit, batch))
+        self._committed += len(batch)
+        events = sum(1 for item in batch if not isinstance(item, _Write))
+        if events and self._on_batch is not None:
+            self._on_batch(events)
+        self._settle(batch, outcome)
+
+    def _take_batch(self) -> list[_Item]:
+        """At most `batch_max_events` items, oldest first: one transaction stays short, so
+        the thread never holds the interpreter long; a remainder is written right after."""
+        limit = self.settings.batch_max_events
+        batch, self._pending = self._pending[:limit], self._pending[limit:]
+        if self._pending:
+            self._pending_bytes = sum(len(i[1].data) for i in self._pending if isinstance(i, tuple))
+            self._urgent.set()
+        else:
+            self._pending_bytes = 0
+            self._has_work.clear()
+            self._urgent.clear()
+        return batch
+
+    def _commit(self, batch: list[_Item]) -> list[Any] | StoreError:
+        """On the store's thread: one transaction for the batch; the writes' results, in order."""
+        db = self._connection
+        if db is None:
+            return StoreError("the store has no connection")
+        results: list[Any] = []
+        try:
+            with db:
+                rows: list[tuple[str, int, str, str]] = []
+                for item in batch:
+                    if isinstance(item, _Write):
+                        _insert_events(db, rows)
+                        results.append(item.run(db))
+                    else:
+                        rows.append((item[0], item[1].position, item[1].type, item[1].data))
+                _insert_events(db, rows)
+        except (sqlite3.Error, StoreError) as exc:
+            logger.error("store batch of %d writes failed: %s", len(batch), exc)
+            return StoreError(f"{self.path}: {exc}")
+        return results
+
+    def _settle(self, batch: list[_Item], outcome: list[Any] | StoreError) -> None:
+        writes = [item for item in batch if isinstance(item, _Write)]
+        for index, write in enumerate(writes):
+            if write.future.done():
+                continue
+            if isinstance(outcome, StoreError):
+                write.future.set_exception(outcome)
+            else:
+                write.future.set_result(outcome[index])
+        waiting = []
+        for target, future in self._flushers:
+            if target > self._committed:
+                waiting.append((target, future))
+            elif not future.done():
+                # A failed batch fails the flush that waited on it: durability was not reached.
+                if isinstance(outcome, StoreError):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(None)
+        self._flushers = waiting
+
+    def _connect(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(
+                self.path, timeout=self.settings.busy_timeout, isolation_level=None
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        try:
+            _prepare(db, self.settings)
+        except (sqlite3.Error, StoreError) as exc:
+            db.close()
+            raise StoreError(f"cannot use the store {self.path}: {exc}") from exc
+        # Transactions are opened explicitly from here on (`with db:` per batch).
+        db.isolation_level = "DEFERRED"
+        self._connection = db
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+# -- SQL helpers, all run on the store's thread
+
+
+def _prepare(db: sqlite3.Connection, settings: StoreSettings) -> None:
+    if settings.synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise StoreError(f"unknown synchronous mode {settings.synchronous!r}")
+    db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect on a new file
+    mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(f"the file system does not support WAL (journal mode {mode})")
+    db.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if exists is None:
+        db.executescript(
+            f"BEGIN; {_SCHEMA} INSERT INTO schema_version VALUES ({SCHEMA_VERSION}); COMMIT;"
+        )
+        return
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    if row is None or row[0] != SCHEMA_VERSION:
+        found = None if row is None else row[0]
+        raise StoreError(f"schema version {found}, this server reads {SCHEMA_VERSION}")
+
+
+def _insert_events(db: sqlite3.Connection, rows: list[tuple[str, int, str, str]]) -> None:
+    if rows:
+        db.executemany(
+            "INSERT INTO events (audit_id, position, type, data) VALUES (?, ?, ?, ?)", rows
+        )
+        rows.clear()
+
+
+def _prune(
+    db: sqlite3.Connection, max_audits: int | None, cutoff: float | None, protect: frozenset[str]
+) -> list[str]:
+    finished = tuple(FINISHED)
+    marks = ", ".join("?" for _ in finished)
+    rows = db.execute(
+        f"SELECT id, created_at FROM audits WHERE status IN ({marks}) ORDER BY created_at, id",
+        finished,
+    ).fetchall()
+    candidates = [row for row in rows if row[0] not in protect]  # oldest first
+    doomed = [row[0] for row in candidates if cutoff is not None and row[1] < cutoff]
+    if max_audits is not None:
+        total = db.execute("SELECT count(*) FROM audits").fetchone()[0]
+        excess = total - len(doomed) - max_audits
+        doomed += [row[0] for row in candidates if row[0] not in doomed][: max(excess, 0)]
+    for audit_id in doomed:
+        db.execute("DELETE FROM events WHERE audit_id = ?", (audit_id,))
+        db.execute("DELETE FROM audits WHERE id = ?", (audit_id,))
+    if doomed:
+        db.execute("PRAGMA incremental_vacuum")
+    return doomed
+
+
+def _listing_filter(
+    db: sqlite3.Connection, status: str | None, before: str | None
+) -> tuple[str, tuple[Any, ...]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if status is not None:
+        clauses.append("status = ?")
+        args.append(status)
+    cursor = None
+    if before is not None:
+        cursor = db.execute("SELECT created_at, id FROM audits WHERE id = ?", (before,)).fetchone()
+    if cursor is not None:
+        clauses.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        args += [cursor[0], cursor[0], cursor[1]]
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
+
+def _record_row(values: AuditRecord | dict[str, Any]) -> dict[str, Any]:
+    """Column values for a record (or for some of its fields)."""
+    if isinstance(values, AuditRecord):
+        values = {name: getattr(values, name) for name in _COLUMNS}
+    row = dict(values)
+    if "security_modules" in row and row["security_modules"] is not None:
+        row["security_modules"] = json.dumps(list(row["security_modules"]))
+    if "result" in row and row["result"] is not None:
+        row["result"] = json.dumps(row["result"], separators=(",", ":"), default=_json_default)
+    return row
+
+
+def _record(row: sqlite3.Row | tuple[Any, ...], *, with_result: bool) -> AuditRecord:
+    (
+        id_,
+        url,
+        tier,
+        verdict_mode,
+        modules,
+        ipc,
+        status,
+        created_at,
+        started_at,
+        finished_at,
+        trust_score,
+        risk_level,
+        error_code,
+        error,
+        result,
+    ) = row
+    return AuditRecord(
+        id=id_,
+        url=url,
+        tier=tier,
+        verdict_mode=verdict_mode,
+        security_modules=None if modules is None else tuple(json.loads(modules)),
+        ipc=ipc,
+        status=status,
+        created_at=created_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        trust_score=trust_score,
+        risk_level=risk_level,
+        error_code=error_code,
+        error=error,
+        result=json.loads(result) if with_result and result is not None else None,
+    )
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, tuple | frozenset | set):
+        return list(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in an audit result")

@@ -1,0 +1,171 @@
+"""The event stream response: one subscriber, as a cursor reading an `AuditLog`.
+
+The subscriber replays the log after its `Last-Event-ID` and then follows it live, from
+the same cursor: the replay and the live part are one loop over one log, so there is no
+boundary at which an event could be missed or sent twice. The cursor advances only as
+fast as the client's socket drains; a write that stays blocked past the deadline closes
+the connection (the client resumes with `Last-Event-ID`), and the log never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from protocol.sse import encode_comment, encode_retry
+from server.errors import ApiError
+from server.streaming.log import AuditLog
+
+HEADERS: Mapping[str, str] = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",
+}
+# Digits only, so a header can never be a float, a sign or a huge number.
+MAX_ID_DIGITS = 18
+
+
+@dataclass(frozen=True, slots=True)
+class SseSettings:
+    ping_interval: float  # seconds of silence before a `: ping` comment
+    write_deadline: float  # seconds a write may stay blocked before the client is dropped
+    retry_ms: int  # the reconnection delay announced to clients ...
+    retry_jitter_ms: int  # ... plus up to this much, random per stream
+    batch_bytes: int  # replay joins entries into writes of about this size
+
+
+class Subscribers:
+    """How many streams are open, and how many were cut for not keeping up."""
+
+    def __init__(self, on_delivered: Callable[[float], None] | None = None) -> None:
+        self.active = 0
+        self.dropped = 0
+        # Called with the seconds from a live event's append to its write to a subscriber.
+        self.on_delivered = on_delivered
+
+
+def last_event_id(request: web.Request) -> int:
+    """The position a client has seen: `Last-Event-ID` header, else `?last_event_id=`, else 0."""
+    raw = request.headers.get("Last-Event-ID")
+    if raw is None:
+        raw = request.query.get("last_event_id")
+    if raw is None or raw.strip() == "":
+        return 0
+    text = raw.strip()
+    if not text.isdigit() or not text.isascii() or len(text) > MAX_ID_DIGITS:
+        raise ApiError(
+            400,
+            "bad_last_event_id",
+            f"Last-Event-ID must be an event position, got {raw!r}",
+            "last_event_id",
+        )
+    return int(text)
+
+
+def check_cursor(log: AuditLog, after: int) -> bool:
+    """False when there is nothing left to send (204); raises for a position never issued."""
+    if after > len(log):
+        raise ApiError(
+            400,
+            "bad_last_event_id",
+            f"Last-Event-ID {after} is beyond the {len(log)} events of this audit",
+            "last_event_id",
+        )
+    return not (log.closed and after == len(log))
+
+
+async def stream_log(
+    request: web.Request,
+    log: AuditLog,
+    after: int,
+    settings: SseSettings,
+    subscribers: Subscribers,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> web.StreamResponse:
+    """Send the log after position `after`, then follow it until its terminal event."""
+    response = web.StreamResponse(headers={**HEADERS, **(headers or {})})
+    await response.prepare(request)
+    subscriber = Subscriber(request, response, settings)
+    subscriber.on_delivered = subscribers.on_delivered
+    retry = settings.retry_ms + random.randint(0, settings.retry_jitter_ms)
+    opening = encode_comment(f"audit {log.audit_id}") + encode_retry(retry)
+    subscribers.active += 1
+    try:
+        if await subscriber.send(opening):
+            await subscriber.follow(log, after)
+        if not subscriber.gone:
+            await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client left; its audit goes on
+    finally:
+        subscribers.active -= 1
+        subscribers.dropped += subscriber.dropped
+    return response
+
+
+class Subscriber:
+    """One client's cursor: writes what the log holds beyond it, as fast as the socket drains."""
+
+    def __init__(
+        self, request: web.Request, response: web.StreamResponse, settings: SseSettings
+    ) -> None:
+        self.request = request
+        self.response = response
+        self.settings = settings
+        self.dropped = False
+        self.on_delivered: Callable[[float], None] | None = None
+
+    @property
+    def gone(self) -> bool:
+        transport = self.request.transport
+        return transport is None or transport.is_closing()
+
+    async def follow(self, log: AuditLog, cursor: int) -> None:
+        live = False  # past the replay: entries arrive while this cursor waits
+        while True:
+            chunk, end = log.read(cursor, self.settings.batch_bytes)
+            if chunk:
+                if not await self.send(chunk):
+                    return
+                if live:
+                    self._delivered(log, cursor, end)
+                cursor = end
+                continue
+            if log.closed or self.gone:
+                return
+            try:
+                async with asyncio.timeout(self.settings.ping_interval):
+                    await log.wait(cursor)
+                live = True
+            except TimeoutError:
+                if not await self.send(encode_comment("ping")):
+                    return
+
+    async def send(self, data: bytes) -> bool:
+        """Write under the slow-subscriber deadline; False (and the connection cut) if missed."""
+        try:
+            async with asyncio.timeout(self.settings.write_deadline):
+                await self.response.write(data)
+        except TimeoutError:
+            self._drop()
+            return False
+        return True
+
+    def _delivered(self, log: AuditLog, after: int, end: int) -> None:
+        if self.on_delivered is not None:
+            now = time.monotonic()
+            for position in range(after + 1, end + 1):
+                self.on_delivered(now - log.appended_at(position))
+
+    def _drop(self) -> None:
+        # Aborting the transport is the only way to unblock a client that never reads.
+        self.dropped = True
+        self.response.force_close()
+        if self.request.transport is not None:
+            self.request.transport.abort()

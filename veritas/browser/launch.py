@@ -1,0 +1,204 @@
+"""The browser process: Debian's Chromium, started by the auditor, in the auditor's process group.
+
+Playwright's own launcher starts the browser in a session of its own, where a SIGKILL to
+the auditor's group would not reach it; so the auditor starts Chromium itself and
+Playwright attaches over the DevTools protocol. Chromium's helpers (zygote, renderers,
+GPU, network service) are its descendants and stay in the same group.
+
+The flags close every way out but the proxy: names resolve to nothing (`MAP * ~NOTFOUND`,
+but for the proxy's own address), loopback goes through the proxy like
+everything else (`<-loopback>`), no QUIC, WebRTC may not send UDP outside the proxy, and
+the background services that phone home are off. The DevTools port listens on loopback
+only, which the page itself cannot reach since loopback goes through the guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+from veritas.browser.errors import BrowserCrashed, BrowserUnavailable
+
+START_TIMEOUT: Final = 15.0  # seconds for Chromium to open its DevTools port
+STOP_GRACE: Final = 2.0
+
+
+def chromium_flags(proxy: str, profile: Path, viewport: tuple[int, int]) -> list[str]:
+    width, height = viewport
+    return [
+        "--headless",
+        "--no-sandbox",  # no user namespaces in containers; the guard is the proxy, not this
+        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-port=0",
+        f"--user-data-dir={profile}",
+        f"--proxy-server=http://{proxy}",
+        "--proxy-bypass-list=<-loopback>",
+        f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {proxy.rpartition(':')[0]}",
+        "--disable-quic",
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+        "--disable-background-networking",
+        "--disable-breakpad",
+        "--disable-client-side-phishing-detection",
+        "--disable-component-extensions-with-background-pages",
+        "--metrics-recording-only",
+        "--no-service-autorun",
+        "--disable-search-engine-choice-screen",
+        "--disable-component-update",
+        "--disable-domain-reliability",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-features=DnsOverHttps,NetworkPrediction,OptimizationHints,MediaRouter,"
+        "Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,"
+        "InterestFeedContentSuggestions,PrivacySandboxSettings4,SigninInterception",
+        "--dns-prefetch-disable",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--no-pings",
+        "--mute-audio",
+        "--hide-scrollbars",
+        "--password-store=basic",
+        "--use-mock-keychain",
+        f"--window-size={width},{height}",
+        "about:blank",
+    ]
+
+
+class Chromium:
+    """One Chromium for one deep audit: `async with Chromium(...) as browser: browser.endpoint`."""
+
+    def __init__(self, executable: str, proxy: str, viewport: tuple[int, int]) -> None:
+        self.executable = executable
+        self.proxy = proxy
+        self.viewport = viewport
+        self.endpoint = ""  # the DevTools WebSocket URL, once started
+        self.peak_rss = 0
+        self._process: asyncio.subprocess.Process | None = None
+        self._profile: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("Chromium is not running")
+        return self._process.pid
+
+    @property
+    def exit_status(self) -> int | None:
+        return None if self._process is None else self._process.returncode
+
+    async def __aenter__(self) -> Chromium:
+        self._profile = tempfile.TemporaryDirectory(prefix="veritas-chromium-")
+        profile = Path(self._profile.name)
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                self.executable,
+                *chromium_flags(self.proxy, profile, self.viewport),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,  # chatty; the exit status says enough
+            )
+        except OSError as exc:
+            self._profile.cleanup()
+            raise BrowserUnavailable(f"Chromium cannot be started: {exc}") from exc
+        try:
+            self.endpoint = await self._wait_endpoint(profile / "DevToolsActivePort")
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _wait_endpoint(self, port_file: Path) -> str:
+        """Chromium writes its DevTools port and path to the profile once it listens."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.exit_status is not None:
+                raise BrowserCrashed(f"Chromium exited at start with status {self.exit_status}")
+            with contextlib.suppress(OSError, ValueError):
+                port, path = _read(port_file).split()[:2]
+                return f"ws://127.0.0.1:{port}{path}"
+            await asyncio.sleep(0.05)
+        raise BrowserCrashed(f"Chromium did not open its DevTools port within {START_TIMEOUT:g} s")
+
+    def rss(self) -> int:
+        """Resident bytes (PSS) of Chromium and its descendants, now; also updates `peak_rss`."""
+        if self._process is None or self._process.returncode is not None:
+            return 0
+        total = sum(_rss(pid) for pid in descendants(self._process.pid))
+        self.peak_rss = max(self.peak_rss, total)
+        return total
+
+    async def stop(self) -> None:
+        """SIGTERM, a short grace, then SIGKILL to whatever of the tree is left."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            tree = descendants(process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), STOP_GRACE)
+            for pid in tree:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            await process.wait()
+        if self._profile is not None:
+            self._profile.cleanup()
+            self._profile = None
+
+    def kill(self) -> None:
+        """Now, without waiting: the memory guard's last word."""
+        if self._process is not None and self._process.returncode is None:
+            for pid in descendants(self._process.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _read(path: Path) -> str:
+    """A few bytes from a local file: not worth a thread."""
+    return path.read_text()
+
+
+def descendants(root: int) -> list[int]:
+    """`root` and every process below it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, ()))
+    return found
+
+
+def _rss(pid: int) -> int:
+    """Proportional resident bytes (PSS): shared pages split between their sharers, so the
+    sum over Chromium's processes counts its shared libraries once, not once per process."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        return 0
+    return 0
