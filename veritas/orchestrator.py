@@ -107,20 +107,19 @@ class Orchestrator:
             except AuditFailed as exc:
                 self.emitter.log("orchestrator", "error", f"audit failed: {exc}")
                 return None
-            deep = self.config.tier == "deep_forensic"
-            # The browser's proxy resolves through this fetcher's guard, so it renders here.
-            return await self.analyse(render=(lambda: self._render(fetcher)) if deep else None)
+            return await self.analyse(fetcher)
 
-    async def analyse(
-        self, render: Callable[[], Awaitable[Summary]] | None = None
-    ) -> dict[str, Any] | None:
-        """The phases after the scout, on the pages in `state`; `veritas.eval` calls it too."""
+    async def analyse(self, fetcher: Fetcher | None = None) -> dict[str, Any] | None:
+        """The phases after the scout, on the pages in `state`; `veritas.eval` calls it too.
+
+        Without a fetcher (saved pages) the deep tier's render phase has nothing to render with.
+        """
         phases: list[tuple[str, Callable[[], Awaitable[Summary]]]] = [
             ("security", self._security),
             ("content", self._content),
         ]
-        if render is not None:
-            phases.append(("render", render))
+        if fetcher is not None and self.config.tier == "deep_forensic":
+            phases.append(("render", lambda: self._render(fetcher)))
         phases.append(("intel", self._intel))
         for name, phase in phases:
             await self._phase(name, phase)

@@ -21,7 +21,9 @@ from veritas.analysis import html
 from veritas.finding import Finding
 from veritas.page import Page, Site
 
-_MONEY = r"([$£€¥₹]\s?\d[\d,]*([.,]\d{2})?|\d[\d,]*([.,]\d{2})?\s?([$£€¥₹]|usd|eur|gbp|chf|kr)\b)"
+_MONEY = (
+    r"([$£€¥₹]\s?\d[\d,]*([.,]\d{2})?|\d[\d,]*([.,]\d{2})?\s?([$£€¥₹]|usd|eur|gbp|chf|kr)(?!\w))"
+)
 _FEE = re.compile(
     r"\b((service|handling|processing|booking|convenience|admin(istration|istrative)?|platform|"
     r"care|small[- ]order|packaging|facility|resort|cleaning|transaction|payment|card|checkout|"

@@ -88,13 +88,14 @@ RULES: tuple[Rule, ...] = (
           r"\blow (in )?stock\b|\blimited (stock|quantit(y|ies)|supply|availability)\b|"
           r"\b(almost|nearly) (gone|sold out)\b|\bselling (out )?(fast|quickly)\b|\bgoing fast\b|"
           rf"\b(last|final) (few|one|{_N}) ({_THINGS}|left|available|remaining)\b|"
-          r"\b(few|not many) ({_THINGS} )?left\b|\bwhile (stocks?|supplies) last\b|"
+          rf"\b(few|not many) ({_THINGS} )?left\b|\bwhile (stocks?|supplies) last\b|"
           rf"\bonly one left\b|\bremaining stock\b|\blast {_THINGS} (in stock|left|available)\b",
           veto=_STAMP),
     _rule("Scarcity", "high_demand", "low",
           rf"\b{_N} (other )?{_PEOPLE} (are |is )?(currently |now |also |just )?(viewing|looking|"
           r"watching|considering|shopping|interested|viewed)|"
-          r"\b(high|strong|huge|heavy)[- ]demand\b|\bin demand\b|"
+          rf"\b(high|strong|huge|heavy)[- ]demand\b|\bin demand\b|\b{_N} (viewing|watching) "
+          r"(this|now|right now)\b|"
           rf"\bin {_N} ({_PEOPLE}'?s? )?(shopping )?(carts?|baskets?|bags?|trolleys?)\b|"
           rf"\b{_N} ({_THINGS} )?sold\b|\b{_N} (other )?({_PEOPLE} )?(have|has) "
           r"(it|this|them|this item|this product) in (their|a) (shopping )?(cart|basket|bag)|"
@@ -118,7 +119,8 @@ RULES: tuple[Rule, ...] = (
           rf"only\b|\blast chance\b|\bact (now|fast)\b|\bdon'?t miss (out|it|this)\b|"
           rf"\bfor the next {_N}\b|\bflash (sale|deal|offer)\b|\bwhile you can\b|"
           r"\b(offer|deal|sale|price|discount|promotion)s? (ends|expires)\b|\bbefore it'?s too "
-          r"late\b|\bsale extended\b|\blimited (time )?offer\b"),
+          r"late\b|\bsale extended\b|\blimited (time )?offer\b|"
+          r"\bonly valid (if|for|until|today)\b"),
     _rule("Social Proof", "activity_notification", "low",
           rf"\b(just|recently) {_BOUGHT}\b|\b{_BOUGHT}\b.{{0,120}}\b\d+ (seconds?|minutes?|"
           rf"mins?|hours?|hrs?|days?) ago\b|\b{_N} {_PEOPLE} (have )?(already )?{_BOUGHT}\b|"
@@ -131,7 +133,7 @@ RULES: tuple[Rule, ...] = (
           rf"\b{_N} (viewed|views) (per|in the last|today|this)\b|"
           rf"\b{_N} {_PEOPLE} (have )?(viewed|added)\b|"
           rf"\b{_N} {_PEOPLE} (are )?(currently )?(active|online)\b|\blast {_BOUGHT} at\b",
-          veto=r"\bI('ve| have)? (just |recently )?(bought|purchased|ordered)\b"),
+          veto=r"(?-i:\bI|(?<=[a-z])I)('ve| have)? (just |recently )?(bought|purchased|ordered)\b"),
     _rule("Social Proof", "popularity_claim", "low",
           r"^\W*(most popular|best ?seller|bestselling|trending( now)?|hot (item|seller|"
           r"deal)|popular (choice|item|pick))\W*$"),
@@ -141,6 +143,14 @@ RULES: tuple[Rule, ...] = (
           r"\bi (don'?t|do not) (want|like|need|care)\b.{0,40}\b(sav|discount|deal|free|"
           r"money|offer|winning)|\bi (want|like|prefer) (to )?pay(ing)? (more|full)\b|"
           r"\bi('?ll| will) (shop|pay|continue|checkout) without\b|\bisn'?t for me\b"),
+    _rule("Misdirection", "pressured_selling", "low",
+          r"\bupgrade my (purchase|order)\b|\bdon'?t forget (the|your|to add)\b"),
+    _rule("Misdirection", "trick_question", "low",
+          r"\buncheck\b.{0,40}\bif you (do not|don'?t|prefer not|would not|wouldn'?t)\b|"
+          r"\bif you (do not|don'?t) (wish|want) to\b.{0,80}\b(box|check|tick)"),
+    _rule("Sneaking", "hidden_costs", "low",
+          r"\b(service|handling|processing|booking|convenience|admin(istration)?) (fee|charge)s?"
+          r"\W{0,3}[$£€]\s?\d|\bcare (&|and) handling\W{0,3}[$£€]\s?\d"),
     _rule("Sneaking", "hidden_subscription", "medium",
           r"\bauto(matically)?[- ]?renew|\brecurring (charge|billing|payment)|"
           r"\bfree trial\b.{0,80}\bthen\b.{0,10}\d|\b(trial|membership)\b.{0,40}\bwith (this|your) "
@@ -302,20 +312,43 @@ PLAIN = {
     "Forced Action": "The site makes you do something unrelated before you can continue.",
 }
 
-# A page sells when it shows a price together with a way to buy, or declares a product offer.
-_PRICE = re.compile(r"[$£€¥₹]\s?\d|\d[\d.,]*\s?(€|zł|kr|usd|eur|gbp|chf)\b", re.I)
-_BUY = re.compile(
-    r"\b(add to (cart|basket|bag|trolley)|buy (it )?now|checkout|check out|in stock|"
-    r"out of stock|place (your )?order|shop now|order now)\b",
+# A page sells when it shows a price together with a way to buy, or marks up a product offer.
+_PRICE = re.compile(
+    r"[$£€¥₹₺₽]\s?\d|\d[\d.,]*\s?([€₺₽]|zł|kr|kč|kn|ft|lei|lv|usd|eur|gbp|chf|pln|sek|nok|dkk|"
+    r"huf|czk|ron)(?!\w)",
     re.I,
 )
-_OFFER = re.compile(r"schema\.org/(Product|Offer)|\"@type\"\s*:\s*\"(Product|Offer)\"", re.I)
+_BUY = re.compile(
+    r"\b(add to (cart|basket|bag|trolley)|buy (it )?now|proceed to checkout|in stock|"
+    r"out of stock|in den (warenkorb|einkaufswagen)|ajouter au panier|añadir al carrito|"
+    r"aggiungi al carrello|in winkelwagen|jetzt kaufen|do koszyka|u košaricu|do košíka)\b|"
+    r"購物車|购物车|カートに入れる",
+    re.I,
+)
+# A link to the shop's own basket: every page of a shop carries one, an article rarely does.
+_CART_LINK = re.compile(
+    r"/(cart|basket|checkout|bag|warenkorb|panier|carrito|carrello|winkelwagen|koszyk|kosik|"
+    r"kosarica|kosarico|shopping-?cart)(\b|[/?._-])",
+    re.I,
+)
+_OFFER = re.compile(
+    r"schema\.org/(Product|Offer)|\"@type\"\s*:\s*\"(Product|Offer)\"|"
+    r"itemprop=[\"']?(price|offers)\b|og:type[\"']?\s+content=[\"']?product|product:price|"
+    r"id=[\"']?(add-?to-?cart|addtocart|add_to_cart|buy-?now)",
+    re.I,
+)
+
+
+_AUCTION = re.compile(r"\b(place (a |your )?bid|\d+ bids?|auction)\b", re.I)
 
 
 def sells(doc: html.Document, source: str) -> bool:
     """Does this page offer something for sale (prices and a way to buy, or product data)?"""
     text = doc.text
-    return bool(_PRICE.search(text) and _BUY.search(text)) or bool(_OFFER.search(source))
+    if _OFFER.search(source):
+        return True
+    buys = _BUY.search(text) or any(_CART_LINK.search(link) for link in doc.links)
+    return bool(buys and _PRICE.search(text))
 
 
 def iter_findings(page: Page) -> Iterator[Finding]:
@@ -325,6 +358,7 @@ def iter_findings(page: Page) -> Iterator[Finding]:
     source = page.text
     doc = html.parse(source, page.final_url)
     selling = sells(doc, source)
+    auction = bool(_AUCTION.search(doc.text))
     for segment in doc.segments:
         detection = detect(segment.text)
         if detection is None:
@@ -332,6 +366,8 @@ def iter_findings(page: Page) -> Iterator[Finding]:
         # Pressure needs a sale to pressure, and a menu names sections, not this offer.
         if detection.category in PRESSURE and (not selling or segment.navigation):
             continue
+        if detection.pattern_type == "countdown_timer" and auction:
+            continue  # an auction's closing time is the real end of the sale
         if detection.pattern_type in ("hidden_subscription", "hidden_costs"):
             continue  # `costs` reads these with the price, the default and the other pages
         yield _text_finding(detection, segment, page.final_url)

@@ -334,6 +334,20 @@ def _segments(tree: LexborHTMLParser) -> tuple[list[Segment], dict[str, str]]:
     return unique, walker.visible
 
 
+@dataclass(slots=True)
+class _Run:
+    """The inline text gathered for one segment, and how much of it is link text."""
+
+    parts: list[str]
+    links: int = 0
+    link_chars: int = 0
+
+    def menu(self, text: str) -> bool:
+        """Several links and little else: a list of places to go, not a statement."""
+        chars = len(text.replace(" ", ""))
+        return self.links >= 2 and self.link_chars >= 0.8 * chars
+
+
 class _Blocks:
     """Walks the visible tree; inline text joins the run of its block, a child block cuts it."""
 
@@ -345,27 +359,31 @@ class _Blocks:
         here = (*path, _describe(node))
         self._mark(node, here)
         nav = nav or _is_navigation(node)
-        parts: list[str] = []
-        self._children(node, here, parts, depth, nav)
-        self._flush(parts, here, nav)
+        run = _Run([])
+        self._children(node, here, run, depth, nav)
+        self._flush(run, here, nav)
 
     def _children(
-        self, node: LexborNode, here: tuple[str, ...], parts: list[str], depth: int, nav: bool
+        self, node: LexborNode, here: tuple[str, ...], run: _Run, depth: int, nav: bool
     ) -> None:
         for child in node.iter(include_text=True):
             tag = child.tag
             if tag == "-text":
-                parts.append(child.text_content or "")
+                run.parts.append(child.text_content or "")
             elif not tag or tag[0] == "-" or tag in _SKIP or depth >= _MAX_DEPTH or hidden(child):
                 continue
             elif tag == "br":
-                parts.append(" ")
+                run.parts.append(" ")
             elif tag in _BLOCKS:
-                self._flush(parts, here, nav)
+                self._flush(run, here, nav)
                 self.block(child, here, depth + 1, nav)
             else:
                 self._mark(child, (*here, _describe(child)))
-                self._children(child, here, parts, depth + 1, nav)
+                start = len(run.parts)
+                self._children(child, here, run, depth + 1, nav)
+                if tag == "a" and len(run.parts) >= start:
+                    run.links += 1
+                    run.link_chars += len("".join(run.parts[start:]).replace(" ", ""))
 
     def _mark(self, node: LexborNode, path: tuple[str, ...]) -> None:
         attrs = node.attributes
@@ -376,9 +394,11 @@ class _Blocks:
         for name in names:
             self.visible.setdefault(name, where)
 
-    def _flush(self, parts: list[str], here: tuple[str, ...], nav: bool) -> None:
-        text = _norm("".join(parts))
-        parts.clear()
+    def _flush(self, run: _Run, here: tuple[str, ...], nav: bool) -> None:
+        text = _norm("".join(run.parts))
+        menu = run.menu(text)
+        run.parts.clear()
+        run.links = run.link_chars = 0
         if len(text) >= 3:
             where = " > ".join(here[-_PATH_DEPTH:])
-            self.out.append(Segment(text[:_MAX_SEGMENT], where, nav))
+            self.out.append(Segment(text[:_MAX_SEGMENT], where, nav or menu))

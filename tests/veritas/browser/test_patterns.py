@@ -111,12 +111,12 @@ def test_the_rendered_dom_repeats_no_finding_the_raw_html_made() -> None:
     from veritas.browser.rendered import Seen, rendered_findings, rendered_page
     from veritas.page import Page
 
-    # Pressure counts only where something is sold: both versions show a price and a way to buy.
-    buy = "<p>£24.00</p><button>Add to basket</button>"
-    raw_html = f"<html><body><p>Only 3 left in stock!</p>{buy}</body></html>"
+    # A shop page: pressure claims count only where something is for sale.
+    shop = "<h1>Lamp</h1><p>$40.00</p><button>Add to cart</button>"
+    raw_html = f"<html><body>{shop}<p>Only 3 left in stock!</p></body></html>"
     raw = Page("http://shop.test/", "http://shop.test/", 200, (), raw_html.encode(), False)
     raw_findings = list(iter_content(raw))
-    added = f"<p>Only 3 left in stock!</p><p>Hurry, this offer ends today only!</p>{buy}"
+    added = f"{shop}<p>Only 3 left in stock!</p><p>Hurry, this offer ends today only!</p>"
     page = rendered_page(raw, f"<html><body>{added}</body></html>", 1 << 20)
     new = list(rendered_findings(page, Seen(raw_findings)))
     assert [f.pattern_type for f in raw_findings] == ["low_stock"]
