@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -106,6 +109,7 @@ class Chromium:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,  # chatty; the exit status says enough
+                preexec_fn=_die_with_auditor(),
             )
         except OSError as exc:
             self._profile.cleanup()
@@ -202,3 +206,26 @@ def _rss(pid: int) -> int:
     except (OSError, IndexError, ValueError):
         return 0
     return 0
+
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_auditor() -> Callable[[], None] | None:
+    """Between fork and exec: the kernel SIGKILLs Chromium when the auditor dies, however it
+    dies (the server's own death signal kills the auditor alone, not its group). Its helper
+    processes end when the browser process does. None where there is no `prctl`."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    auditor = os.getpid()
+
+    def arm() -> None:  # in the child: no allocation-heavy work, no logging
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != auditor:  # the auditor died before the signal was armed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm

@@ -189,10 +189,17 @@ def make_app(state: SiteState) -> web.Application:
         return web.Response(text="secret", content_type="text/plain")
 
     async def trap(request: web.Request) -> web.Response:
-        sig = getattr(signal, "SIG" + request.query["signal"])
-        for pid in browsers_of(state.trap_pid):
-            os.kill(pid, sig)
-            state.trapped.append(pid)
+        browsers = [] if state.trap_pid is None else chromium_below(state.trap_pid)
+        if request.query["signal"] == "AUDITOR":
+            if browsers and state.trap_pid is not None:
+                # The auditor itself dies at once (as when a killed server takes it along).
+                state.trapped.extend(browsers)
+                os.kill(state.trap_pid, signal.SIGKILL)
+        else:
+            sig = getattr(signal, "SIG" + request.query["signal"])
+            for pid in browsers[:1]:
+                os.kill(pid, sig)
+                state.trapped.append(pid)
         return web.Response(text=SHELL.format(name="clean", next=""), content_type="text/html")
 
     app = web.Application(middlewares=[record])
@@ -205,10 +212,8 @@ def make_app(state: SiteState) -> web.Application:
     return app
 
 
-def browsers_of(pid: int | None) -> list[int]:
-    """The Chromium processes below `pid` (the browser's main process first)."""
-    if pid is None:
-        return []
+def chromium_below(pid: int) -> list[int]:
+    """Every Chromium process below `pid`, the browser's main process first."""
     from veritas.browser.launch import descendants
 
     found = []
@@ -219,7 +224,7 @@ def browsers_of(pid: int | None) -> list[int]:
                     found.append(child)
         except OSError:
             continue
-    return found[:1]
+    return found
 
 
 @contextmanager

@@ -8,6 +8,8 @@ audit must end with what it had rendered before, and say what happened in a phas
 from __future__ import annotations
 
 import os
+import signal
+import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -69,6 +71,19 @@ def test_a_browser_that_stops_answering_is_given_up_and_killed(
     assert "activity_notification" in [f["pattern_type"] for f in run.result["findings"]]
     for pid in state.trapped:  # the stopped browser did not outlive its audit
         assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
+
+
+def test_a_killed_auditor_takes_its_browser_with_it(site: tuple[SiteState, int]) -> None:
+    state, port = site
+    run = deep_audit(state, port, "AUDITOR")
+    assert run.returncode == -signal.SIGKILL, (state, run.result["errors"])
+    assert state.trapped, "the browser never asked for the trap page"
+    deadline = time.monotonic() + 30
+    alive = state.trapped
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}") and not _zombie(pid)]
+        time.sleep(0.1)
+    assert alive == [], "Chromium processes outlived their auditor"
 
 
 def _zombie(pid: int) -> bool:
