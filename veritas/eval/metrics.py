@@ -47,6 +47,9 @@ class Confusion:
     def accuracy(self) -> float:
         return (self.tp + self.tn) / self.n if self.n else 0.0
 
+    def counts(self) -> dict[str, int]:
+        return {"tp": self.tp, "fp": self.fp, "tn": self.tn, "fn": self.fn}
+
     def line(self) -> str:
         return (
             f"f1={self.f1:.3f} precision={self.precision:.3f} recall={self.recall:.3f} "
