@@ -454,8 +454,11 @@ def _signal_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> N
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
     if process.returncode is None:
+        # The worker may have left its group. os.kill, not Process.send_signal: the latter
+        # polls first, and that poll reaps an exited worker behind the event loop's back
+        # (which then reports exit status 255 instead of the real one).
         with contextlib.suppress(ProcessLookupError):
-            process.send_signal(sig)  # the worker may have left its group
+            os.kill(process.pid, sig)
 
 
 _PR_SET_PDEATHSIG: Final = 1
