@@ -152,7 +152,8 @@ class Chromium:
         if process is not None and process.returncode is None:
             tree = descendants(process.pid)
             with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
+                # Not Process.send_signal: its poll could reap the browser behind the loop.
+                os.kill(process.pid, signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.wait(), STOP_GRACE)
             for pid in tree:
