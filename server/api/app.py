@@ -55,7 +55,8 @@ def create_app(
     app[CONFIG] = config
     app[METRICS] = metrics
     app[CONNECTIONS] = Connections(config.connections)
-    app[SCREENSHOTS] = ScreenshotStore()
+    shots = None if config.data_dir is None else config.data_dir / "screenshots"
+    app[SCREENSHOTS] = ScreenshotStore(directory=shots)
     app[SUBSCRIBERS] = Subscribers(on_delivered=metrics.delivered)
     inner = store if store is not None else make_store(config, metrics)
     app[STORE] = MeteredStore(inner, metrics)
@@ -187,7 +188,11 @@ async def store_context(app: web.Application) -> AsyncIterator[None]:
 
 def retention_context(store: SQLiteStore) -> Callable[[web.Application], AsyncIterator[None]]:
     def context(app: web.Application) -> AsyncIterator[None]:
-        return retention_task(store, app[CONFIG].retention, app[METRICS].pruned.inc)
+        def pruned(audit_ids: list[str]) -> None:
+            app[METRICS].pruned.inc(len(audit_ids))
+            app[SCREENSHOTS].forget(audit_ids)
+
+        return retention_task(store, app[CONFIG].retention, pruned)
 
     return context
 

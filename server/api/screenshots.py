@@ -23,7 +23,7 @@ async def get_screenshot(request: web.Request) -> web.Response:
     number = request.match_info["n"]
     # ASCII digits only: '²'.isdigit() is true and int() refuses it.
     valid = number.isascii() and number.isdigit() and len(number) <= 9
-    shot = request.app[SCREENSHOTS].get(identifier, int(number)) if valid else None
+    shot = await request.app[SCREENSHOTS].load(identifier, int(number)) if valid else None
     if shot is None:
         raise ApiError(404, "not_found", f"no screenshot {number!r} in audit {identifier}", "n")
     return web.Response(body=shot.data, content_type=shot.mime, headers=HEADERS)

@@ -16,6 +16,7 @@ from typing import Final
 from server.stores.sqlite import SQLiteStore
 
 logger: Final = logging.getLogger("server.operations.retention")
+OnPruned = Callable[[list[str]], None]  # told the ids of the audits just deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,9 @@ class RetentionPolicy:
 
 
 async def prune_once(
-    store: SQLiteStore, policy: RetentionPolicy, on_pruned: Callable[[int], None] | None = None
+    store: SQLiteStore,
+    policy: RetentionPolicy,
+    on_pruned: OnPruned | None = None,
 ) -> list[str]:
     deleted = await store.prune(
         max_audits=policy.max_audits, max_age_seconds=policy.max_age_seconds
@@ -38,12 +41,14 @@ async def prune_once(
     if deleted:
         logger.info("retention deleted %d finished audits", len(deleted))
         if on_pruned is not None:
-            on_pruned(len(deleted))
+            on_pruned(deleted)
     return deleted
 
 
 async def prune_forever(
-    store: SQLiteStore, policy: RetentionPolicy, on_pruned: Callable[[int], None] | None = None
+    store: SQLiteStore,
+    policy: RetentionPolicy,
+    on_pruned: OnPruned | None = None,
 ) -> None:
     while True:
         await asyncio.sleep(policy.interval)
@@ -55,7 +60,9 @@ async def prune_forever(
 
 
 async def retention_task(
-    store: SQLiteStore, policy: RetentionPolicy, on_pruned: Callable[[int], None] | None = None
+    store: SQLiteStore,
+    policy: RetentionPolicy,
+    on_pruned: OnPruned | None = None,
 ) -> AsyncIterator[None]:
     """For a cleanup context: prune now, then periodically until the application stops."""
     if not policy.limited:

@@ -79,6 +79,21 @@ async def test_the_stream_names_the_screenshot_and_its_route_serves_the_bytes(
     assert (await client.get(f"/audits/{audit_id}/screenshots/2")).status == 404
 
 
+async def test_screenshots_of_an_on_disk_server_are_served_after_a_restart(
+    aiohttp_client: Any, worker: tuple[str, ...], tmp_path: Path
+) -> None:
+    config = replace(service_config(), worker_command=worker, data_dir=tmp_path / "data")
+    first = await aiohttp_client(create_app(config))
+    audit_id = await start_audit(first)
+    (shot_event, _) = await shots_of(first, audit_id)
+    await first.close()
+    restarted = await aiohttp_client(create_app(config))  # same data directory, new memory
+    response = await restarted.get(shot_event["src"])
+    assert response.status == 200, await response.text()
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert await response.read() == JPEG
+
+
 async def test_unknown_screenshots_and_bad_numbers_are_404(aiohttp_client: Any) -> None:
     client = await aiohttp_client(create_app(service_config()))
     audit_id = await start_audit(client)
@@ -99,6 +114,21 @@ def test_the_store_drops_the_oldest_audits_past_its_byte_bound() -> None:
         store.keep(audit, shot(1, 100))
     assert store.get("a", 1) is None
     assert store.get("b", 1) is not None and store.get("c", 1) is not None
+
+
+async def test_images_let_go_from_memory_are_read_back_from_disk_until_forgotten(
+    tmp_path: Path,
+) -> None:
+    limits = ScreenshotLimits(max_image_bytes=100, max_total_bytes=150)
+    store = ScreenshotStore(limits, directory=tmp_path)
+    for audit in ("a", "b"):
+        store.keep(audit, shot(1, 100))
+    assert store.get("a", 1) is None  # gone from memory
+    kept = await store.load("a", 1)
+    assert kept is not None and kept.data == b"\xff" * 100 and kept.mime == "image/jpeg"
+    store.forget(["a"])
+    assert await store.load("a", 1) is None and not (tmp_path / "a").exists()
+    assert await store.load("b", 1) is not None
 
 
 def test_the_store_refuses_oversized_repeated_and_excess_images() -> None:
