@@ -32,7 +32,6 @@ a command interrupted halfway would leave its pooled connection with an unread r
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import secrets
@@ -48,7 +47,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from protocol.events import TERMINAL_TYPES
 from server.config import ServerConfig
-from server.stores.errors import StoreError, StoreRefused, StoreUnavailable
+from server.stores.encoding import check_text, json_default
+from server.stores.errors import StoreError, StoreUnavailable
 from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 logger: Final = logging.getLogger("server.stores.redis")
@@ -376,7 +376,7 @@ class RedisStore:
         if not events:
             return True
         for event in events:
-            _check_text(event.data, "event data")
+            check_text(event.data, "event data")
         size = sum(len(event.data) for event in events)
         over = self._pending_bytes + size > self.settings.max_pending_bytes
         if over and not any(event.type in TERMINAL_TYPES for event in events):
@@ -726,14 +726,6 @@ def _no_script(result: object) -> bool:
     return isinstance(result, NoScriptError)
 
 
-def _check_text(text: str, what: str) -> None:
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise StoreRefused(f"{what} is not valid Unicode: {exc.reason}") from exc
-
-
 def _encode_fields(values: dict[str, Any]) -> dict[str, str]:
     """Each field as JSON text (None fields are left out: absent means None)."""
     encoded = {}
@@ -741,8 +733,8 @@ def _encode_fields(values: dict[str, Any]) -> dict[str, str]:
         if value is None:
             continue
         if isinstance(value, str):
-            _check_text(value, name)
-        encoded[name] = json.dumps(value, separators=(",", ":"), default=_json_default)
+            check_text(value, name)
+        encoded[name] = json.dumps(value, separators=(",", ":"), default=json_default)
     return encoded
 
 
@@ -759,11 +751,3 @@ def decode_record(raw: dict[str, str], *, with_result: bool) -> AuditRecord:
 
 def _stored(entry_id: str, values: dict[str, str]) -> StoredEvent:
     return StoredEvent(int(entry_id.partition("-")[0]), values["t"], values["d"])
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, tuple | frozenset | set):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in an audit record")

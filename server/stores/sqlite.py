@@ -29,7 +29,6 @@ their log counts them as dropped and never shows them; terminal events are alway
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -42,7 +41,8 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from protocol.events import TERMINAL_TYPES
-from server.stores.errors import StoreError, StoreRefused, StoreUnavailable
+from server.stores.encoding import check_text, json_default
+from server.stores.errors import StoreError, StoreUnavailable
 from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 SCHEMA_VERSION: Final = 1
@@ -200,7 +200,7 @@ class SQLiteStore:
             self._drop(audit_id, events)
             return False
         for event in events:
-            _check_text(event.data, "event data")
+            check_text(event.data, "event data")
         size = sum(len(event.data) for event in events)
         over = self._pending_bytes + size > self.settings.max_pending_bytes
         if over and not any(event.type in TERMINAL_TYPES for event in events):
@@ -523,15 +523,6 @@ def _in_savepoint(
     return result
 
 
-def _check_text(text: str, what: str) -> None:
-    """SQLite stores UTF-8: text that cannot be encoded is refused before it is queued."""
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise StoreRefused(f"{what} is not valid Unicode: {exc.reason}") from exc
-
-
 def _insert_events(db: sqlite3.Connection, rows: list[tuple[str, int, str, str]]) -> None:
     if rows:
         db.executemany(
@@ -587,11 +578,11 @@ def _record_row(values: AuditRecord | dict[str, Any]) -> dict[str, Any]:
     row = dict(values)
     for name, value in row.items():
         if isinstance(value, str):
-            _check_text(value, name)
+            check_text(value, name)
     if "security_modules" in row and row["security_modules"] is not None:
         row["security_modules"] = json.dumps(list(row["security_modules"]))
     if "result" in row and row["result"] is not None:
-        row["result"] = json.dumps(row["result"], separators=(",", ":"), default=_json_default)
+        row["result"] = json.dumps(row["result"], separators=(",", ":"), default=json_default)
     return row
 
 
@@ -630,11 +621,3 @@ def _record(row: sqlite3.Row | tuple[Any, ...], *, with_result: bool) -> AuditRe
         error=error,
         result=json.loads(result) if with_result and result is not None else None,
     )
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, tuple | frozenset | set):
-        return list(value)
-    raise TypeError(f"cannot store a {type(value).__name__} in an audit result")
