@@ -21,7 +21,7 @@ def phishing(path: Path) -> list[str]:
         rows = list(csv.DictReader(handle))
     pairs = [(r["status"].strip() == "phishing", analyse_url(r["url"]).phishing) for r in rows]
     c = Confusion.of(pairs)
-    lines = [_summary(c)]
+    lines = _summary(c)
     training = load(MODEL_FILE).get("training", {})
     if training.get("sha256") != sha256(path.read_bytes()):
         return ["held-out: this file is not training data of the URL model", *lines]
@@ -34,12 +34,14 @@ def phishing(path: Path) -> list[str]:
     return [
         *lines,
         "CROSS-VALIDATED (5-fold, recorded when the model was fitted on this file):",
-        _summary(Confusion(**held_out)),
+        *_summary(Confusion(**held_out)),
     ]
 
 
-def _summary(c: Confusion) -> str:
-    return (
-        f"tp={c.tp} fp={c.fp} tn={c.tn} fn={c.fn} accuracy={c.accuracy:.3f} "
-        f"precision={c.precision:.3f} recall={c.recall:.3f} fpr={c.fpr:.3f} n={c.n}"
-    )
+def _summary(c: Confusion) -> list[str]:
+    """Counts, then the metrics line that scripts take as the command's last line."""
+    return [
+        f"tp={c.tp} fp={c.fp} tn={c.tn} fn={c.fn}",
+        f"accuracy={c.accuracy:.3f} precision={c.precision:.3f} recall={c.recall:.3f} "
+        f"fpr={c.fpr:.3f} n={c.n}",
+    ]
