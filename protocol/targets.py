@@ -292,3 +292,32 @@ def _port(text: str, whole: str) -> int | None:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise TargetError(f"connect-to {whole!r}: {text!r} is not a port number (1-65535)")
     return int(text)
+
+
+MAX_ALLOWED_ENDPOINTS: Final = 64
+Endpoint = tuple[str, int]  # (canonical IP text, port)
+
+
+def parse_endpoints(text: str) -> frozenset[Endpoint]:
+    """`ADDR:PORT,[V6ADDR]:PORT,...`: the only endpoints a private address may be audited at.
+
+    Addresses only (no names, so no lookup can widen it) and one port each: opening the guard
+    for a few local sites (a demo, a test) opens it for nothing else on their machine.
+    """
+    endpoints: set[Endpoint] = set()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        literal = _as_address(host.strip("[]")) if sep else None
+        if literal is None or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+            raise TargetError(f"{item[:80]!r} is not an IP address with a port (ADDR:PORT)")
+        endpoints.add((str(literal), int(port)))
+    if len(endpoints) > MAX_ALLOWED_ENDPOINTS:
+        raise TargetError(f"at most {MAX_ALLOWED_ENDPOINTS} allowed endpoints")
+    return frozenset(endpoints)
+
+
+def is_allowed_endpoint(target: ParsedTarget, endpoints: frozenset[Endpoint]) -> bool:
+    """Is this target's literal address and port one of the endpoints the guard lets through?"""
+    return target.address is not None and (str(target.address), target.port) in endpoints

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 Pages = Mapping[str, str]
 
@@ -122,7 +123,8 @@ def main() -> int:
             stack.enter_context(serve(args.sites_port + i, handler(title, pages, headers)))
             for i, (title, _, pages, headers) in enumerate(SITES)
         ]
-        env = {**os.environ, "VERITAS_ALLOW_PRIVATE_TARGETS": "1"}
+        # The guard opens for these three sites only, not for the rest of this machine.
+        env = {**os.environ, "VERITAS_ALLOW_TARGETS": endpoints(urls)}
         command = [sys.executable, "-m", "server", "--host", "127.0.0.1"]
         command += ["--port", str(args.port), "--data-dir", args.data_dir]
         server = subprocess.Popen(command, env=env)
@@ -136,6 +138,11 @@ def main() -> int:
             stop(server)
 
 
+def endpoints(urls: list[str]) -> str:
+    """The sites as VERITAS_ALLOW_TARGETS reads them: ADDR:PORT, comma-separated."""
+    return ",".join(urlsplit(url).netloc for url in urls)
+
+
 def announce(base: str, urls: list[str]) -> None:
     lines = ["", "Sample sites this demo server may audit:"]
     lines += [
@@ -146,8 +153,8 @@ def announce(base: str, urls: list[str]) -> None:
         f"Open {base}/ and audit one of them, or from another terminal:",
         f"  .venv/bin/python -m veritas {urls[1]} --server {base} --report html -o report.html",
         f"  .venv/bin/python -m veritas --watch AUDIT_ID --server {base}",
-        "A local run without the server needs the guard open too, the sites being on this machine:",
-        f"  VERITAS_ALLOW_PRIVATE_TARGETS=1 .venv/bin/python -m veritas {urls[2]}",
+        "A local run without the server needs the guard open for the site too:",
+        f"  VERITAS_ALLOW_TARGETS={endpoints(urls[2:])} .venv/bin/python -m veritas {urls[2]}",
         "Ctrl-C stops the demo.",
         "",
     ]

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from protocol.errors import TargetError
 from protocol.events import IPC_MODES, TIERS
+from protocol.targets import Endpoint, parse_endpoints
 from server.api.connections import ConnectionLimits
 from server.api.cors import CorsPolicy
 from server.errors import ConfigError
@@ -48,6 +50,7 @@ class ServerConfig:
     ipc_rollout: float = 1.0  # share of audits that use the pipe
     worker_command: tuple[str, ...] | None = None  # None: `sys.executable -m veritas`
     allow_private_targets: bool = False
+    allow_targets: frozenset[Endpoint] = frozenset()  # private ADDR:PORT endpoints let through
     resolve_timeout: float = 2.0
     # requests
     max_body_bytes: int = 64 * 1024
@@ -161,7 +164,9 @@ class ServerConfig:
     @property
     def runner(self) -> RunnerConfig:
         runner = RunnerConfig(
-            grace_seconds=self.kill_grace, allow_private_targets=self.allow_private_targets
+            grace_seconds=self.kill_grace,
+            allow_private_targets=self.allow_private_targets,
+            allow_targets=self.allow_targets,
         )
         if self.worker_command is not None:
             runner = replace(runner, worker_command=self.worker_command)
@@ -235,6 +240,13 @@ def _data_dir(text: str) -> Path | None:
     return Path(text) if text else None
 
 
+def _endpoints(text: str) -> frozenset[Endpoint]:
+    try:
+        return parse_endpoints(text)
+    except TargetError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 def _command(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
@@ -264,6 +276,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_IPC_ROLLOUT": ("ipc_rollout", float),
     "VERITAS_WORKER_COMMAND": ("worker_command", _command),
     "VERITAS_ALLOW_PRIVATE_TARGETS": ("allow_private_targets", _flag),
+    "VERITAS_ALLOW_TARGETS": ("allow_targets", _endpoints),
     "VERITAS_RESOLVE_TIMEOUT": ("resolve_timeout", float),
     "VERITAS_MAX_BODY_BYTES": ("max_body_bytes", int),
     "VERITAS_MAX_URL_LENGTH": ("max_url_length", int),

@@ -9,7 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tests.clients.service import free_port
 
@@ -28,6 +31,19 @@ def three_free_ports() -> int:
             except OSError:
                 continue
         return first
+
+
+def post_audit(port: int, url: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/audits",
+        data=json.dumps({"url": url}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def test_the_demo_serves_sample_sites_a_client_can_audit(tmp_path: Path) -> None:
@@ -76,6 +92,9 @@ def test_the_demo_serves_sample_sites_a_client_can_audit(tmp_path: Path) -> None
         )
         assert audit.returncode == 0, audit.stderr
         assert json.loads(audit.stdout)["url"] == urls[2]
+        # The guard is open for the three sites only: the demo's own server is refused.
+        status, body = post_audit(port, f"http://127.0.0.1:{port}/metrics")
+        assert (status, body["error"]["code"]) == (403, "forbidden_target")
     finally:
         demo.send_signal(signal.SIGTERM)
         status = demo.wait(30)

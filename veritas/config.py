@@ -17,7 +17,8 @@ Every limit of the process lives here, so that tests and operators change one pl
     VERITAS_MAX_REPLAY_BYTES       bytes of events kept for a replay after a fallback (64 MiB)
     VERITAS_MAX_FINDINGS_PER_PATTERN  findings reported of one pattern type (25)
     VERITAS_MAX_FINDINGS           findings reported in one audit (400); the rest are counted
-    VERITAS_ALLOW_PRIVATE_TARGETS  1 lifts the private-address guard (tests, demo, intranet)
+    VERITAS_ALLOW_PRIVATE_TARGETS  1 lifts the private-address guard (tests, intranet)
+    VERITAS_ALLOW_TARGETS          ADDR:PORT,... the only private endpoints let through (a demo)
     VERITAS_IPC_MODE, VERITAS_IPC_FD   the channel when no flag names it
 
 Network flags, as curl's: `--connect-to HOST:PORT:ADDR:PORT` (repeatable) sends connections
@@ -39,7 +40,14 @@ from typing import Any, Final, NoReturn
 from protocol.errors import TargetError
 from protocol.events import IPC_MODES, SECURITY_MODULES, TIERS, VERDICT_MODES
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE
-from protocol.targets import ConnectTo, ParsedTarget, check_url, parse_connect_to
+from protocol.targets import (
+    ConnectTo,
+    Endpoint,
+    ParsedTarget,
+    check_url,
+    parse_connect_to,
+    parse_endpoints,
+)
 from veritas.errors import UsageError
 from veritas.report.output import REPORT_FORMATS, check_writable
 
@@ -101,6 +109,7 @@ class Config:
     allow_private: bool = False
     connect_to: tuple[ConnectTo, ...] = ()
     ca_file: Path | None = None
+    allow_targets: frozenset[Endpoint] = frozenset()  # private endpoints let through
     limits: Limits = field(default_factory=Limits)
     # RunOptions is defined below, with the other flags around an audit.
     run: RunOptions = field(default_factory=lambda: RunOptions())  # noqa: PLW0108
@@ -176,11 +185,19 @@ def load_config(
         output=Path(args.output) if args.output else None,
         verbose=args.verbose,
         allow_private=_flag(environ, "VERITAS_ALLOW_PRIVATE_TARGETS"),
+        allow_targets=_allow_targets(environ.get("VERITAS_ALLOW_TARGETS", "")),
         connect_to=tuple(_connect_to(text) for text in args.connect_to),
         ca_file=_ca_file(args.ca_file),
         limits=load_limits(environ),
         run=load_run_options(args, notice),
     )
+
+
+def _allow_targets(text: str) -> frozenset[Endpoint]:
+    try:
+        return parse_endpoints(text)
+    except TargetError as exc:
+        raise UsageError(f"VERITAS_ALLOW_TARGETS: {exc}") from exc
 
 
 def _connect_to(text: str) -> ConnectTo:

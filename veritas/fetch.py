@@ -35,7 +35,15 @@ import aiohttp
 from yarl import URL
 
 from protocol.errors import TargetError, TargetRefused
-from protocol.targets import ConnectTo, ParsedTarget, check_addresses, check_host, check_url
+from protocol.targets import (
+    ConnectTo,
+    Endpoint,
+    ParsedTarget,
+    check_addresses,
+    check_host,
+    check_url,
+    is_allowed_endpoint,
+)
 from protocol.targets import parse_host as read_host
 from veritas.certificate import tls_info
 from veritas.config import Config, Limits
@@ -108,9 +116,11 @@ class Fetcher:
         *,
         connect_to: Sequence[ConnectTo] = (),
         ca_file: Path | None = None,
+        allow_targets: frozenset[Endpoint] = frozenset(),
     ) -> None:
         self.limits = limits
         self.allow_private = allow_private
+        self.allow_targets = allow_targets  # literal private endpoints let through
         self.resolver = resolver or GuardedResolver(allow_private, connect_to=connect_to)
         self._session: aiohttp.ClientSession | None = None
         # With a cafile the system's authorities are not loaded: only the given ones count.
@@ -126,6 +136,7 @@ class Fetcher:
             config.allow_private,
             connect_to=config.connect_to,
             ca_file=config.ca_file,
+            allow_targets=config.allow_targets,
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -182,7 +193,7 @@ class Fetcher:
             target = check_url(url)
             request = URL(target.url)
             readings = {target.address, read_host(request.raw_host or "")[1]} - {None}
-            if not self.allow_private:
+            if not self.allow_private and not is_allowed_endpoint(target, self.allow_targets):
                 check_host(target)
                 if readings:
                     check_addresses(target.host, [str(a) for a in readings])

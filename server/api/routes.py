@@ -9,6 +9,7 @@ from typing import Any, Final, get_args
 
 from aiohttp import web
 
+from protocol.targets import is_allowed_endpoint
 from server.api import history
 from server.api.guard import check_target
 from server.api.screenshots import get_screenshot
@@ -110,8 +111,11 @@ async def create_audit(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     raw = await read_body(request, config.max_body_bytes, config.body_timeout)
     audit_request = parse_audit_request(raw, config.max_url_length)
-    if not config.allow_private_targets:
-        await check_target(audit_request.target, config.resolve_timeout, audit_request.connect_to)
+    target = audit_request.target
+    # An endpoint opened by VERITAS_ALLOW_TARGETS passes as itself, never through a rule.
+    opened = not audit_request.connect_to and is_allowed_endpoint(target, config.allow_targets)
+    if not config.allow_private_targets and not opened:
+        await check_target(target, config.resolve_timeout, audit_request.connect_to)
     audit = await request.app[SCHEDULER].submit(audit_request)
     headers = {"Location": f"/audits/{audit.id}"}
     if wants_stream(request):

@@ -38,6 +38,7 @@ from protocol import exits
 from protocol.events import IPC_MODES, TIERS, VERDICT_MODES, new_event
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE
 from protocol.jsonlines import DEFAULT_MAX_LINE_SIZE
+from protocol.targets import Endpoint
 from server.errors import ServerError
 from server.streaming.intake import (
     DEFAULT_COMPARE_LIMIT,
@@ -96,6 +97,7 @@ class RunnerConfig:
     stderr_tail_lines: int = 40  # kept for the crash message
     grace_seconds: float = 2.0  # SIGTERM -> SIGKILL of the process group
     allow_private_targets: bool = False  # VERITAS_ALLOW_PRIVATE_TARGETS=1 for the worker
+    allow_targets: frozenset[Endpoint] = frozenset()  # VERITAS_ALLOW_TARGETS for the worker
     extra_env: Mapping[str, str] = field(default_factory=dict)
     reorder_limit: int = DEFAULT_REORDER_LIMIT
     compare_limit: int = DEFAULT_COMPARE_LIMIT
@@ -502,12 +504,21 @@ def _worker_args(
 def _worker_env(config: RunnerConfig, ipc_fd: int | None) -> dict[str, str]:
     env = {**os.environ, **config.extra_env}
     # The server's choices, not whatever its own environment happens to hold.
-    for name in ("VERITAS_IPC_FD", "VERITAS_IPC_MODE", "VERITAS_ALLOW_PRIVATE_TARGETS"):
+    for name in (
+        "VERITAS_IPC_FD",
+        "VERITAS_IPC_MODE",
+        "VERITAS_ALLOW_PRIVATE_TARGETS",
+        "VERITAS_ALLOW_TARGETS",
+    ):
         env.pop(name, None)
     if ipc_fd is not None:
         env["VERITAS_IPC_FD"] = str(ipc_fd)
     if config.allow_private_targets:
         env["VERITAS_ALLOW_PRIVATE_TARGETS"] = "1"
+    if config.allow_targets:
+        env["VERITAS_ALLOW_TARGETS"] = ",".join(
+            f"[{a}]:{p}" if ":" in a else f"{a}:{p}" for a, p in sorted(config.allow_targets)
+        )
     return env
 
 

@@ -11,8 +11,10 @@ from protocol.targets import (
     check_addresses,
     check_host,
     check_url,
+    is_allowed_endpoint,
     is_local_name,
     is_public_address,
+    parse_endpoints,
     parse_ipv4,
 )
 
@@ -193,3 +195,19 @@ def test_local_names_are_refused_whatever_they_resolve_to() -> None:
     assert is_local_name("Foo.LocalHost.")
     with pytest.raises(TargetRefused, match="localhost"):
         check_addresses("localhost", ["8.8.8.8"])
+
+
+def test_allowed_endpoints_are_addresses_with_ports_read_canonically() -> None:
+    endpoints = parse_endpoints(" 127.0.0.1:8701, [::1]:80 ,,")
+    assert endpoints == frozenset({("127.0.0.1", 8701), ("::1", 80)})
+    assert is_allowed_endpoint(check_url("http://0x7f.1:8701/any"), endpoints)
+    assert not is_allowed_endpoint(check_url("http://127.0.0.1:8702/"), endpoints)
+    assert not is_allowed_endpoint(check_url("http://localhost:8701/"), endpoints)
+
+
+@pytest.mark.parametrize(
+    "text", ["localhost:80", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "1.2.3.4:\u00b2"]
+)
+def test_an_allowed_endpoint_must_be_an_address_and_a_port(text: str) -> None:
+    with pytest.raises(TargetError, match="ADDR:PORT"):
+        parse_endpoints(text)

@@ -58,6 +58,7 @@ def test_the_runner_config_is_composed_from_the_server_config() -> None:
         ("VERITAS_IPC_MODE", "smoke", "VERITAS_IPC_MODE"),
         ("VERITAS_IPC_ROLLOUT", "1.5", "VERITAS_IPC_ROLLOUT"),
         ("VERITAS_ALLOW_PRIVATE_TARGETS", "maybe", "VERITAS_ALLOW_PRIVATE_TARGETS"),
+        ("VERITAS_ALLOW_TARGETS", "localhost:80", "VERITAS_ALLOW_TARGETS"),
         ("VERITAS_SSE_PING", "0", "ping_interval"),
         ("VERITAS_TIME_DEEP_FORENSIC", "nan", "deep_forensic"),
         ("VERITAS_PORT", "70000", "port"),

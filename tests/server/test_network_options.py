@@ -10,6 +10,7 @@ import pytest
 import trustme
 from aiohttp.test_utils import TestClient
 
+from protocol.targets import parse_endpoints
 from server.api.app import create_app
 from server.config import ServerConfig
 from tests.server.harness import event_data, messages, service_config, types
@@ -78,6 +79,22 @@ async def test_a_connect_to_a_private_address_is_403_on_that_field(guarded: Test
 async def test_the_server_refuses_what_the_auditor_refuses(guarded: TestClient, host: str) -> None:
     error = await error_of(await guarded.post("/audits", json={"url": f"http://{host}/"}), 403)
     assert (error["code"], error["field"]) == ("forbidden_target", "url")
+
+
+async def test_allowed_endpoints_open_the_guard_for_themselves_only(
+    aiohttp_client: Any,
+) -> None:
+    opened = parse_endpoints("127.0.0.1:8701")
+    client = await aiohttp_client(
+        create_app(service_config(allow_private_targets=False, allow_targets=opened))
+    )
+    accepted = await client.post("/audits", json={"url": "http://127.0.0.1:8701/"})
+    assert accepted.status == 202, await accepted.text()
+    for url in ("http://127.0.0.1:8702/", "http://localhost:8701/", "http://10.0.0.1:8701/"):
+        error = await error_of(await client.post("/audits", json={"url": url}), 403)
+        assert error["code"] == "forbidden_target"
+    through_rule = {"url": "http://127.0.0.1:8701/", "connect_to": ["::127.0.0.2:8701"]}
+    assert (await client.post("/audits", json=through_rule)).status == 403
 
 
 @pytest.fixture(scope="module")

@@ -165,6 +165,14 @@ async def test_worker_gets_its_arguments_and_environment() -> None:
     }
 
 
+async def test_allowed_endpoints_reach_the_worker_as_the_server_read_them() -> None:
+    sink = Recorder()
+    opened = frozenset({("127.0.0.1", 8701), ("::1", 80)})
+    await run_worker(job("stdout"), sink, fake("env", allow_targets=opened))
+    seen = json.loads(next(e for e in sink.events if e.type == "log_entry")["message"])
+    assert seen["env"]["VERITAS_ALLOW_TARGETS"] == "127.0.0.1:8701,[::1]:80"
+
+
 async def test_stdout_mode_passes_no_fd_and_private_targets_stay_refused() -> None:
     sink = Recorder()
     await run_worker(job("stdout"), sink, fake("env"))

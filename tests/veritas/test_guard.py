@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import exits
-from protocol.targets import check_addresses, parse_connect_to
+from protocol.targets import check_addresses, parse_connect_to, parse_endpoints
 from tests.veritas.hostile import redirect_to, serve_raw
 from tests.veritas.worker import run_worker
 from veritas.config import Limits
@@ -206,3 +206,39 @@ def test_the_process_refuses_a_connect_to_a_private_address_unless_allowed(site_
     allowed = run_worker(args, {"VERITAS_ALLOW_PRIVATE_TARGETS": "1"}, "stdout")
     assert allowed.returncode == exits.OK, allowed.stderr
     assert allowed.result["url"] == "http://shop.example.com/"
+
+
+def opened_fetcher(site_url: str) -> Fetcher:
+    """A fetcher whose guard lets through the test site's endpoint, and nothing else."""
+    endpoint = parse_endpoints(f"127.0.0.1:{urlsplit(site_url).port}")
+    return Fetcher(Limits(page_timeout=5), False, allow_targets=endpoint)
+
+
+async def test_an_allowed_endpoint_is_fetched_and_its_redirects_stay_within_it(
+    site_url: str,
+) -> None:
+    async with opened_fetcher(site_url) as fetcher:
+        page = await fetcher.fetch(f"{site_url}/chain/2")
+    assert page.status == 200 and page.ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("hop", ["http://127.0.0.1:{other}/", "http://localhost:{port}/"])
+async def test_an_allowed_endpoint_opens_neither_another_port_nor_a_name_for_it(
+    site_url: str, hop: str
+) -> None:
+    port = urlsplit(site_url).port
+    with serve_raw(b"") as other:
+        target = hop.format(port=port, other=other)
+        url = f"{site_url}/redirect?to=" + quote(target, safe="")
+        async with opened_fetcher(site_url) as fetcher:
+            with pytest.raises(RefusedTarget, match="only public addresses"):
+                await fetcher.fetch(url)
+
+
+def test_the_process_audits_an_allowed_endpoint_and_nothing_else_there(site_url: str) -> None:
+    port = urlsplit(site_url).port
+    env = {"VERITAS_ALLOW_PRIVATE_TARGETS": "0", "VERITAS_ALLOW_TARGETS": f"127.0.0.1:{port}"}
+    run = run_worker([f"http://127.0.0.1:{port}/", "--tier", "quick_scan"], env, "stdout")
+    assert run.returncode == exits.OK, run.stderr
+    refused = run_worker([f"http://127.0.0.1:{port + 1}/", "--tier", "quick_scan"], env)
+    assert refused.returncode == exits.NO_RESULT, refused.stderr
