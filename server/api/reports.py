@@ -16,7 +16,7 @@ from aiohttp import web
 
 from protocol.report import REPORT_CSP, Screenshot, render_html
 from server.api.routes import audit_id, find_record
-from server.api.state import STORE
+from server.api.state import SCREENSHOTS, STORE
 from server.errors import ApiError
 from server.stores.store import FINISHED, AuditRecord
 
@@ -75,5 +75,12 @@ async def screenshots(request: web.Request, identifier: str) -> list[Screenshot]
             data = base64.b64decode(fields.get("data_b64", ""), validate=True)
         except ValueError:
             continue
-        found.append(Screenshot(str(fields.get("label", "")), str(fields.get("mime", "")), data))
+        index = fields.get("index")
+        if not data and isinstance(index, int) and fields.get("src"):
+            # The log keeps a reference; the image itself is in the screenshot store.
+            kept = await request.app[SCREENSHOTS].load(identifier, index)
+            data = kept.data if kept is not None else b""
+        if data:
+            label, mime = str(fields.get("label", "")), str(fields.get("mime", ""))
+            found.append(Screenshot(label, mime, data))
     return found

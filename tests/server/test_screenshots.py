@@ -6,6 +6,7 @@ image over the real pipe, as msgpack frames, or over stdout as JSON lines.
 
 from __future__ import annotations
 
+import base64
 import sys
 import textwrap
 from dataclasses import replace
@@ -92,6 +93,9 @@ async def test_screenshots_of_an_on_disk_server_are_served_after_a_restart(
     assert response.status == 200, await response.text()
     assert response.headers["Content-Type"] == "image/jpeg"
     assert await response.read() == JPEG
+    report = await restarted.get(f"/audits/{audit_id}/report")
+    assert report.status == 200, await report.text()
+    assert base64.b64encode(JPEG).decode() in await report.text()  # inline, from the disk
 
 
 async def test_unknown_screenshots_and_bad_numbers_are_404(aiohttp_client: Any) -> None:
