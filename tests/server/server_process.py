@@ -9,7 +9,7 @@ import signal
 import socket
 import sqlite3
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class ServerProcess:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "VERITAS_ALLOW_PRIVATE_TARGETS": "1", **env}
         self.process: asyncio.subprocess.Process | None = None
+        self.before_exec: Callable[[], None] | None = None  # runs in the child (limits)
 
     async def start(self) -> None:
         with self.stderr_path.open("ab") as stderr:
@@ -83,6 +84,7 @@ class ServerProcess:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=stderr,
+            preexec_fn=self.before_exec,
         )
 
     async def _ready(self) -> None:

@@ -147,29 +147,10 @@ class LimitedServer(ServerProcess):
         super().__init__(data_dir, {})
         self.files = files
 
-    async def _spawn(self, stderr: int) -> None:
-        files = self.files
-
         def limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
 
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            cwd=ROOT,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-            preexec_fn=limit,
-        )
+        self.before_exec = limit
 
 
 @contextlib.asynccontextmanager

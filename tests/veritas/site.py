@@ -159,13 +159,20 @@ def make_app() -> web.Application:
 @contextmanager
 def serve_site() -> Iterator[str]:
     """Serve the site from a thread with its own loop; yields the base URL (with a port)."""
+    with serve_app(make_app()) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def serve_app(app: web.Application) -> Iterator[int]:
+    """Serve `app` from a thread with its own loop; yields its port on 127.0.0.1."""
     ready = threading.Event()
     stop: list[asyncio.Event] = []
     loop_box: list[asyncio.AbstractEventLoop] = []
     port_box: list[int] = []
 
     async def run() -> None:
-        runner = web.AppRunner(make_app(), shutdown_timeout=0.5)
+        runner = web.AppRunner(app, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -183,7 +190,7 @@ def serve_site() -> Iterator[str]:
     if not ready.wait(10):
         raise RuntimeError("the test site did not start")
     try:
-        yield f"http://127.0.0.1:{port_box[0]}"
+        yield port_box[0]
     finally:
         loop_box[0].call_soon_threadsafe(stop[0].set)
         thread.join(10)

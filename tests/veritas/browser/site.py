@@ -20,11 +20,9 @@ every path requested, in order.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from aiohttp import web
+
+from tests.veritas.site import serve_app
 
 SHELL: Final = """<!doctype html>
 <html><head><title>Corner Shop</title>
@@ -230,31 +230,5 @@ def chromium_below(pid: int) -> list[int]:
 @contextmanager
 def serve_site(state: SiteState) -> Iterator[int]:
     """Serve the site from a thread with its own loop; yields its port on 127.0.0.1."""
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
-    loop_box: list[asyncio.AbstractEventLoop] = []
-    port_box: list[int] = []
-
-    async def run() -> None:
-        runner = web.AppRunner(make_app(state), shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port_box.append(runner.addresses[0][1])
-        stop.append(asyncio.Event())
-        loop_box.append(asyncio.get_running_loop())
-        ready.set()
-        try:
-            await stop[0].wait()
-        finally:
-            await runner.cleanup()
-
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    if not ready.wait(10):
-        raise RuntimeError("the test site did not start")
-    try:
-        yield port_box[0]
-    finally:
-        loop_box[0].call_soon_threadsafe(stop[0].set)
-        thread.join(10)
+    with serve_app(make_app(state)) as port:
+        yield port
