@@ -49,6 +49,7 @@ from protocol.events import TERMINAL_TYPES
 from server.config import ServerConfig
 from server.stores.encoding import check_text, json_default
 from server.stores.errors import StoreError, StoreUnavailable
+from server.stores.failure import tell_everyone
 from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 logger: Final = logging.getLogger("server.stores.redis")
@@ -702,19 +703,17 @@ class RedisStore:
     def _fail(self, reason: str, batch: Sequence[_Item] = ()) -> None:
         logger.critical("%s; the store accepts no more writes", reason)
         self.failure = reason
-        error = StoreUnavailable(reason)
         items, self._pending = [*batch, *self._pending], []
         self._pending_bytes = 0
-        for item in items:
-            if isinstance(item, _Events):
-                if item.listener is not None:
-                    item.listener.failed(reason)
-            elif not item.future.done():
-                item.future.set_exception(error)
-        for _, future in self._flushers:
-            if not future.done():
-                future.set_exception(error)
-        self._flushers = []
+        flushers, self._flushers = self._flushers, []
+        tell_everyone(
+            reason,
+            (item.listener for item in items if isinstance(item, _Events)),
+            [
+                *(item.future for item in items if isinstance(item, _Write)),
+                *(future for _, future in flushers),
+            ],
+        )
         self._closing = True
         self._has_work.set()
 

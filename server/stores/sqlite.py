@@ -43,6 +43,7 @@ from typing import Any, Final, TypeVar
 from protocol.events import TERMINAL_TYPES
 from server.stores.encoding import check_text, json_default
 from server.stores.errors import StoreError, StoreUnavailable
+from server.stores.failure import tell_everyone
 from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 SCHEMA_VERSION: Final = 1
@@ -438,19 +439,17 @@ class SQLiteStore:
         """Stop: nothing queued or in `batch` will be written; everyone waiting is told."""
         logger.critical("%s; the store accepts no more writes", reason)
         self.failure = reason
-        error = StoreUnavailable(reason)
         items, self._pending = [*batch, *self._pending], []
         self._pending_bytes = 0
-        for item in items:
-            if isinstance(item, _Events):
-                if item.listener is not None:
-                    item.listener.failed(reason)
-            elif not item.future.done():
-                item.future.set_exception(error)
-        for _, future in self._flushers:
-            if not future.done():
-                future.set_exception(error)
-        self._flushers = []
+        flushers, self._flushers = self._flushers, []
+        tell_everyone(
+            reason,
+            (item.listener for item in items if isinstance(item, _Events)),
+            [
+                *(item.future for item in items if isinstance(item, _Write)),
+                *(future for _, future in flushers),
+            ],
+        )
         self._writer_task_done()
 
     def _writer_task_done(self) -> None:
