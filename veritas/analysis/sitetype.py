@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 from veritas.analysis import html
+from veritas.analysis.darkpatterns import BUY_CONTROL
 from veritas.analysis.forms import carries
 from veritas.analysis.result import SiteType
 from veritas.page import Page, Site
@@ -35,7 +36,8 @@ _CUES: Mapping[str, tuple[tuple[float, re.Pattern[str]], ...]] = {
             1.5,
             re.compile(
                 r"(?:[$£€¥₹]|R\$|zł|CHF|USD|EUR|GBP)\s?\d[\d.,]*|"
-                r"\d[\d.,]*\s?(?:[$£€¥₹]|zł|Kč|kr|CHF|EUR|USD)\b|\bfree shipping|\bin stock\b",
+                r"\d[\d.,]*\s?(?:[$£€¥₹](?!\w)|(?:zł|Kč|kr|kn|CHF|EUR|USD)\b)|\bfree shipping|"
+                r"\bin stock\b",
                 re.I,
             ),
         ),
@@ -96,6 +98,8 @@ _MARKUP: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    # A buy button or link whose whole label is the command, in the shop's language.
+    ("ecommerce", 2.5, BUY_CONTROL),
     (
         "blog_content",
         3.0,
