@@ -356,7 +356,7 @@ _COMMANDS = (
     r"adicionar ao carrinho|sat[\u0131i]n al|sepete ekle|купить|в корзину|kupi[ťt]"
 )
 BUY_CONTROL = re.compile(
-    rf"(<(button|a)\b(?![^>]*(menu|nav))[^>]*>\s*(<[^>]{{0,300}}>\s*){{0,3}}|"
+    rf"(<(button|a)\b(?![^>]{{0,2000}}(menu|nav))[^>]{{0,2000}}>\s*(<[^>]{{0,300}}>\s*){{0,3}}|"
     rf"<input\b[^>]{{0,300}}\bvalue=[\"'])\s*({_COMMANDS})\s*[!.]?\s*[\"'<]",
     re.I,
 )

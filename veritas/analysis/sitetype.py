@@ -28,6 +28,7 @@ _CUES: Mapping[str, tuple[tuple[float, re.Pattern[str]], ...]] = {
                 r"agregar al carrito|adicionar (ao|à) (carrinho|sacola)|aggiungi al carrello|"
                 r"in (de )?winkel(wagen|mand)|dodaj do koszyka|l[äa]gg i varukorgen|"
                 r"l[æa]g i kurv|legg i handlekurv|カートに入れる|加入购物车|sepete ekle|в корзину|"
+                r"購物車|购物车|結帳|结账|立即購買|立即购买|장바구니|"
                 r"p[řr]idat do ko[šs][íi]ku|kos[áa]rba",
                 re.I,
             ),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.veritas.analysis.sites import page
-from veritas.analysis import analyse_content, html
+from veritas.analysis import analyse_content, classify_site, html
 from veritas.analysis.darkpatterns import sells
+from veritas.page import Site
 
 STOCK = "<p>Only 2 left in stock</p>"
 
@@ -85,3 +86,17 @@ def test_declining_the_offer_framed_as_a_loss_is_confirmshaming() -> None:
 
 def test_guest_checkout_is_not_confirmshaming() -> None:
     assert _found(SHOP + "<button>Continue without an account</button>") == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<h1>Jerky mix</h1><p>$85</p><a href="#" class="btn">加入購物車</a><p>結帳</p>',
+        '<h1>Maska</h1><p>72.00€ Brez DDV: 59.02€</p><a href="/cart">Košarica</a>',
+    ],
+    ids=["traditional-chinese", "trailing-euro"],
+)
+def test_a_shop_page_in_its_own_language_is_typed_ecommerce(body: str) -> None:
+    source = f"<html><head><title>Shop</title></head><body>{body}</body></html>"
+    site = Site(pages=(page("https://www.example.com/item/7", source),))
+    assert classify_site(site).site_type == "ecommerce"
