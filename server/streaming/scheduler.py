@@ -1,7 +1,7 @@
 """The scheduler: audits queued, started in worker slots, cancelled, finished; owner of their tasks.
 
     queued --(a slot frees)--> running --(run_worker returns)--> complete | error
-       \\--(DELETE)--> error (cancelled)        \\--(DELETE: task cancelled)--> error (cancelled)
+       \\--(DELETE)--> error (cancelled)        \\--(DELETE: worker cancelled)--> error (cancelled)
 
 Each audit has one `AuditLog`. The runner appends to it through an `AuditSink` (a read's
 worth of events at a time), which holds the terminal event back for `AuditLog.finish`;
@@ -88,14 +88,17 @@ class Audit:
     ca_pem: str | None = None
 
     def stop(self) -> None:
-        """Ask the audit's run to end (it ends with `cancelled`); its task says when it has."""
+        """Ask the audit's run to end (it ends with `cancelled`); its task says when it has.
+
+        Only the worker is ever cancelled, never the task: a task cancelled before its
+        first turn of the loop would never run its body, so its slot would stay counted
+        and its audit would never end. A run not yet at its worker sees `stopping` and
+        ends without starting one."""
         if self.stopping:
             return  # a second cancel would interrupt the runner's own cleanup
         self.stopping = True
         if self.worker is not None:
             self.worker.cancel()
-        elif self.task is not None:
-            self.task.cancel()
 
     @property
     def id(self) -> str:
@@ -303,7 +306,8 @@ class Scheduler:
         try:
             await self._update(audit, status="running", started_at=time.time())
             self.hooks.started(audit)
-            report = await self._supervise(audit, sink)
+            if not audit.stopping:  # cancelled while its record was written
+                report = await self._supervise(audit, sink)
         finally:
             self._running -= 1
             self._browsers -= audit.record.tier == BROWSER_TIER
@@ -362,9 +366,7 @@ class Scheduler:
             await self._store_changes(audit, changes)
 
     def _terminal(self, sink: AuditSink, why: str) -> Event:
-        terminal = sink.terminal
-        if terminal is None:
-            return new_event("audit_error", 0, error=why, code="cancelled")
+        terminal = sink.terminal or new_event("audit_error", 0, error=why, code="cancelled")
         if self._closing and terminal.get("code") == "cancelled":
             # Stopped by a shutdown, not by a client: say so.
             return new_event("audit_error", 0, error="the server stopped", code="interrupted")
