@@ -27,7 +27,6 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from protocol.sse import encode_message
 from server.config import ServerConfig
 from server.stores.redis import Client, RedisStore, decode_record
 from server.stores.store import StoredEvent
@@ -176,9 +175,7 @@ class WorkQueue:
             self.store,
             durable_visibility=self.config.durable_visibility,
         )
-        for event in events:
-            log._stage(encode_message(event.data, event=event.type, id=event.position))
-        log.committed(len(events))
+        log.restore(events)
         return log
 
 
