@@ -30,7 +30,8 @@ def cluster_context(
         scheduler = app[SCHEDULER]
         store.on_fenced = lambda audit_id: stop_audit(app, audit_id)
         followers = Followers(store, config.log_limits)
-        leases = Leases(store, LeaseSettings(lease_ms=store.settings.lease_ms))
+        lease = LeaseSettings(store.settings.lease_ms, config.on_lost, config.max_requeues)
+        leases = Leases(store, lease)
         queue = WorkQueue(store, config, lambda: app.get(SCHEDULER))
         wait = config.kill_grace + config.shutdown_timeout
         canceller = Canceller(store, followers, lambda: app.get(SCHEDULER), wait)
@@ -45,7 +46,7 @@ def cluster_context(
             started.push_async_callback(queue.close)
             await canceller.start()
             started.push_async_callback(canceller.close)
-            scheduler.share = queue.offer
+            scheduler.share = queue
             yield
             scheduler.share = None
 

@@ -6,6 +6,11 @@ Keys (under `prefix`):
     events:{id}    a stream: event N is stream id `N-0`, fields `t` (type) and `d` (the data)
     audits         a sorted set of every audit id by creation time (listing)
     unfinished     a sorted set of the audits still queued or running
+    queued         a sorted set of the audits waiting in the work queue (its depth)
+    queue          the work queue: a stream read by the consumer group `workers`
+    lease:{id}     the audit's lease: its owner's token, expiring unless renewed
+    stats          a hash of cluster-wide counters (reclaimed, requeued, fenced)
+    instances      a hash: each instance's last report (running audits, leases held)
 
 Replay is `XRANGE (N-0 +`; a stream is never trimmed, since exact resume needs every
 id. Redis refuses an explicit id not above the last one, and the append script checks
@@ -59,9 +64,9 @@ _T = TypeVar("_T")
 Client = Any
 _LOST: Final = (RedisConnectionError, RedisTimeoutError, OSError)
 
-# KEYS: events, record, unfinished. ARGV: token (the record's, if it has one), finished_at, expire
-# seconds (0 = never), then position, type, data for each event. A terminal event sets
-# the record's outcome in the same step, so they commit together.
+# KEYS: events, record, unfinished, queued. ARGV: token (the record's, if it has one),
+# finished_at, expire seconds (0 = never), then position, type, data for each event. A
+# terminal event sets the record's outcome in the same step, so they commit together.
 _APPEND: Final = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return {'missing', '0'} end
 local held = redis.call('HGET', KEYS[2], 'token')
@@ -83,6 +88,7 @@ for i = 4, #ARGV, 3 do
     redis.call('HSET', KEYS[2], 'status', cjson.encode(status), 'finished_at', ARGV[2])
     redis.call('HDEL', KEYS[2], 'token')
     redis.call('ZREM', KEYS[3], string.match(KEYS[2], '[^:]+$'))
+    redis.call('ZREM', KEYS[4], string.match(KEYS[2], '[^:]+$'))
     if tonumber(ARGV[3]) > 0 then
       redis.call('EXPIRE', KEYS[1], ARGV[3])
       redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -106,7 +112,7 @@ end
 return 1
 """
 
-# KEYS: record, unfinished, events. ARGV: id, finished ('1'/'0'), expire seconds, token,
+# KEYS: record, unfinished, events, queued. ARGV: id, finished ('1'/'0'), expire seconds, token,
 # the number of fields to delete, their names, then field, value pairs to set.
 _UPDATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -117,6 +123,7 @@ if dels > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 6, 5 + dels)) end
 if #ARGV > 5 + dels then redis.call('HSET', KEYS[1], unpack(ARGV, 6 + dels)) end
 if ARGV[2] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
   if tonumber(ARGV[3]) > 0 then
     redis.call('EXPIRE', KEYS[1], ARGV[3])
     redis.call('EXPIRE', KEYS[3], ARGV[3])
@@ -192,6 +199,22 @@ class Keys:
     def unfinished(self) -> str:
         return f"{self.prefix}unfinished"
 
+    @property
+    def queued(self) -> str:
+        return f"{self.prefix}queued"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}queue"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}stats"
+
+    @property
+    def instances(self) -> str:
+        return f"{self.prefix}instances"
+
 
 class RedisStore:
     """A `Store` in Redis; open with `await open()`, release with `await close()`."""
@@ -206,6 +229,7 @@ class RedisStore:
         self.settings = settings or RedisSettings()
         self.keys = Keys(self.settings.prefix)
         self.dropped_events = 0
+        self.fenced_count = 0  # audits this instance found taken over while it ran them
         self.failure: str | None = None
         self.shared = True  # other instances use the same data: no start-up recovery
         self.on_fenced: Callable[[str], None] | None = None  # told an audit id once it is fenced
@@ -302,6 +326,7 @@ class RedisStore:
         if audit_id in self._fenced:
             return
         logger.error("audit taken over by another instance", extra={"audit_id": audit_id})
+        self.fenced_count += 1
         self._fenced.add(audit_id)
         self._forget_held(audit_id)
         if self.on_fenced is not None:
@@ -354,6 +379,7 @@ class RedisStore:
         pairs = [item for pair in values.items() for item in pair]
         finished = "1" if changes.get("status") in FINISHED else "0"
         keys = [self.keys.record(audit_id), self.keys.unfinished, self.keys.events(audit_id)]
+        keys.append(self.keys.queued)
         token = self._tokens.get(audit_id, "")
         args = [audit_id, finished, self.settings.expire_seconds, token, len(removed), *removed]
         if await self._write(_UPDATE, keys, [*args, *pairs], "update") == -1:
@@ -605,6 +631,7 @@ class RedisStore:
             self.keys.events(item.audit_id),
             self.keys.record(item.audit_id),
             self.keys.unfinished,
+            self.keys.queued,
         ]
         args: list[Any] = [item.token, json.dumps(time.time()), self.settings.expire_seconds]
         for event in item.events:

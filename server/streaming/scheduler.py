@@ -56,6 +56,14 @@ class AuditHooks(Protocol):
         """`report` is None when the audit never ran or its run was cancelled."""
 
 
+class SharedQueue(Protocol):
+    """The work queue of a shared store: new audits go there, for any instance to run."""
+
+    async def offer(self, audit: Audit) -> None: ...
+    async def depth(self) -> int:
+        """Audits waiting in it, counted across instances."""
+
+
 class NoHooks:
     def started(self, audit: Audit) -> None:
         return None
@@ -166,8 +174,7 @@ class Scheduler:
         self._browsers = 0  # running deep audits, each with its browser
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
-        # A shared store's work queue: new audits go there, for any instance to run.
-        self.share: Callable[[Audit], Coroutine[Any, Any, None]] | None = None
+        self.share: SharedQueue | None = None
 
     # -- queries --------------------------------------------------------------------------
 
@@ -194,9 +201,7 @@ class Scheduler:
         if self._closing:
             raise ApiError(503, "shutting_down", "the server is shutting down")
         self._refuse_if_failed()
-        free_slot = self._running + len(self._queue) + self._reserved < self.config.max_workers
-        if not free_slot and len(self._queue) + self._reserved >= self.config.max_queued:
-            raise QueueFull(self.config.retry_after)
+        await self._refuse_if_full()
         self._reserved += 1
         try:
             audit = await self._create(request)
@@ -211,10 +216,26 @@ class Scheduler:
         finally:
             self._reserved -= 1
         if self.share is not None:
-            await self.share(audit)
+            await self.share.offer(audit)
             return audit
         self.adopt(audit)
         return audit
+
+    async def _refuse_if_full(self) -> None:
+        """`QueueFull` when `max_queued` audits wait: in this instance's queue, or in the
+        shared queue of all instances (counted before this audit is created, so requests
+        accepted at once on several instances can pass the limit by as many)."""
+        if self.share is not None:
+            try:
+                waiting = await self.share.depth() + self._reserved
+            except StoreError as exc:
+                raise ApiError(503, "store_unavailable", f"the queue cannot answer: {exc}") from exc
+            if waiting >= self.config.max_queued:
+                raise QueueFull(self.config.retry_after)
+            return
+        free_slot = self._running + len(self._queue) + self._reserved < self.config.max_workers
+        if not free_slot and len(self._queue) + self._reserved >= self.config.max_queued:
+            raise QueueFull(self.config.retry_after)
 
     def adopt(self, audit: Audit) -> None:
         """Queue an audit to run here (a new one, or one claimed from a shared queue)."""
