@@ -14,8 +14,8 @@ in exactly one terminal event. Followers on any instance see that event like any
 
 With `on_lost="requeue"` a running audit is queued again instead, by one script too (at
 most `max_requeues` times, then it is closed as above). Its stream goes on at the next
-ids, never reusing one: a `log_entry` (agent `server`, level `warning`) saying the run
-starts again, then a second `audit_queued`, then the new run's events, from its `hello`.
+ids, never reusing one: a second `audit_queued` (the same fields as the first) says the
+audit runs again from the start, then come the new run's events, from its `hello`.
 The reaper holds the requeued audit's lease (a new token) until an instance claims it.
 A queued audit whose accepting instance went silent is queued again under a new entry,
 with no event and not counted: it had not started.
@@ -84,9 +84,9 @@ return last + 1
 
 
 # KEYS: lease, record, events, queued, stats, queue. ARGV: id, new token, lease ms, max
-# requeues, the notice's data, `audit_queued`'s data. The position of the last event
-# appended (0 when a queued audit got a new entry only); -1: nothing to do (finished,
-# or its lease is alive); -2: requeued too often already (close it instead).
+# requeues, `audit_queued`'s data. The position of the event appended (0 when a queued
+# audit got a new entry only); -1: nothing to do (finished, or its lease is alive); -2:
+# requeued too often already (close it instead).
 _REQUEUE: Final = """
 local status = redis.call('HGET', KEYS[2], 'status')
 if (not status) or status == '"complete"' or status == '"error"' then return -1 end
@@ -98,8 +98,7 @@ if status ~= '"queued"' then
   last = 0
   local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
   if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
-  redis.call('XADD', KEYS[3], (last + 1) .. '-0', 't', 'log_entry', 'd', ARGV[5])
-  redis.call('XADD', KEYS[3], (last + 2) .. '-0', 't', 'audit_queued', 'd', ARGV[6])
+  redis.call('XADD', KEYS[3], (last + 1) .. '-0', 't', 'audit_queued', 'd', ARGV[5])
   redis.call('HSET', KEYS[2], 'status', '"queued"', 'requeues', count + 1)
   redis.call('HDEL', KEYS[2], 'started_at')
   redis.call('HINCRBY', KEYS[5], 'reclaimed', 1)
@@ -112,7 +111,7 @@ redis.call('HSET', KEYS[2], 'entry', entry)
 local created = cjson.decode(redis.call('HGET', KEYS[2], 'created_at'))
 redis.call('ZADD', KEYS[4], created, ARGV[1])
 if last < 0 then return 0 end
-return last + 2
+return last + 1
 """
 
 
@@ -208,17 +207,12 @@ class Leases:
     async def _requeue(self, audit_id: str) -> bool:
         """Queue the audit again; False when it is to be closed instead (requeued too often),
         or had nothing to do."""
-        answer, token = await requeue_audit(self.store, audit_id, self.settings.max_requeues)
-        if answer < 0:
+        position = await requeue_audit(self.store, audit_id, self.settings.max_requeues)
+        if position < 0:
             return False
-        # Held here (its lease renewed) until an instance claims it from the queue.
-        keys = self.store.keys
-        fields = await self.store.call(lambda c: c.hgetall(keys.record(audit_id)))
-        self.store.adopt(audit_id, token, fields, ())
-        self.store.offer(audit_id)
         logger.warning(
             "audit queued again: its owner went silent (event %s)",
-            answer,
+            position,
             extra={"audit_id": audit_id},
         )
         return True
@@ -247,21 +241,15 @@ async def close_audit(store: RedisStore, audit_id: str, when: str, code: str, me
     return position
 
 
-async def requeue_audit(store: RedisStore, audit_id: str, max_requeues: int) -> tuple[int, str]:
-    """Queue a silent owner's audit again (see the module docstring); the script's answer
-    and the new token, which the caller holds until an instance claims the audit."""
+async def requeue_audit(store: RedisStore, audit_id: str, max_requeues: int) -> int:
+    """Queue a silent owner's audit again (see the module docstring): the script's answer.
+
+    This instance holds the audit (renews its lease) until an instance claims it: held
+    before the script runs, since this instance's own queue reader may claim it at once."""
     keys = store.keys
     fields: dict[str, str] = await store.call(lambda c: c.hgetall(keys.record(audit_id)))
     if not fields or "url" not in fields:
-        return -1, ""
-    count = int(fields.get("requeues", "0")) + 1
-    notice = new_event(
-        "log_entry",
-        0,
-        agent="server",
-        level="warning",
-        message=f"{MESSAGE}: it runs again from the start (run {count + 1} of {max_requeues + 1})",
-    )
+        return -1
     queued = new_event(
         "audit_queued",
         0,
@@ -273,7 +261,14 @@ async def requeue_audit(store: RedisStore, audit_id: str, max_requeues: int) -> 
     token = f"{store.instance}:requeue:{secrets.token_hex(4)}"
     targets = [keys.lease(audit_id), keys.record(audit_id), keys.events(audit_id)]
     targets += [keys.queued, keys.stats, keys.queue]
-    args = [audit_id, token, store.settings.lease_ms, max_requeues]
-    args += [to_json(notice), to_json(queued)]
-    answer: int = await store.call(lambda c: c.eval(_REQUEUE, len(targets), *targets, *args))
-    return answer, token
+    args = [audit_id, token, store.settings.lease_ms, max_requeues, to_json(queued)]
+    store.adopt(audit_id, token, fields, ())
+    store.offer(audit_id)
+    try:
+        answer: int = await store.call(lambda c: c.eval(_REQUEUE, len(targets), *targets, *args))
+    except BaseException:
+        store.release(audit_id)
+        raise
+    if answer < 0:
+        store.release(audit_id)
+    return answer

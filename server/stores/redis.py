@@ -332,6 +332,10 @@ class RedisStore:
         if self.on_fenced is not None:
             self.on_fenced(audit_id)
 
+    def release(self, audit_id: str) -> None:
+        """Hold this audit no more (a hold taken for a requeue that did not happen)."""
+        self._forget_held(audit_id)
+
     def offer(self, audit_id: str) -> None:
         """This audit waits in the work queue: its lease is kept until an instance claims it."""
         self._offered.add(audit_id)
