@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from server.api.state import SCHEDULER
+from server.api.state import METRICS, SCHEDULER, SCREENSHOTS
 from server.cluster import CANCELLER, FOLLOWERS
 from server.cluster.cancel import Canceller
 from server.cluster.followers import Followers
 from server.cluster.leases import Leases, LeaseSettings
 from server.cluster.queue import WorkQueue
+from server.cluster.report import Reporter
 from server.config import ServerConfig
+from server.operations.retention import retention_task
 from server.stores.redis import RedisStore
 from server.stores.store import Store
 
@@ -46,6 +48,11 @@ def cluster_context(
             started.push_async_callback(queue.close)
             await canceller.start()
             started.push_async_callback(canceller.close)
+            view = app[METRICS].cluster.update
+            reporter = Reporter(store, lambda: busy(app, config), view, lease.interval)
+            await reporter.start()
+            started.push_async_callback(reporter.close)
+            await started.enter_async_context(retention(app, store, config))
             scheduler.share = queue
             yield
             scheduler.share = None
@@ -65,3 +72,27 @@ def stop_audit(app: web.Application, audit_id: str) -> None:
         scheduler.forget(audit_id)
     else:
         audit.task.add_done_callback(lambda _: scheduler.forget(audit_id))
+
+
+def busy(app: web.Application, config: ServerConfig) -> tuple[int, int]:
+    """(audits running here, worker slots here), for the cluster's report."""
+    scheduler = app.get(SCHEDULER)
+    return (0 if scheduler is None else scheduler.running), config.max_workers
+
+
+@contextlib.asynccontextmanager
+async def retention(
+    app: web.Application, store: RedisStore, config: ServerConfig
+) -> AsyncIterator[None]:
+    """Every instance prunes the shared store as the embedded one is pruned."""
+
+    def pruned(audit_ids: list[str]) -> None:
+        app[METRICS].pruned.inc(len(audit_ids))
+        app[SCREENSHOTS].forget(audit_ids)  # those this instance kept
+
+    task = retention_task(store, config.retention, pruned)
+    await anext(task)
+    try:
+        yield
+    finally:
+        await task.aclose()  # stops its pruning task

@@ -133,6 +133,53 @@ return 1
 """
 
 
+# KEYS: audits, unfinished, queued. ARGV: prefix, max audits (-1: no limit), created
+# before (-1: no limit), the most to delete in one call. Finished audits only, oldest
+# first: past the age, then past the count (which counts every audit, as in SQLite).
+# The ids deleted. Key names are built here: one Redis, not a Redis Cluster.
+_PRUNE: Final = """
+local deleted = {}
+local budget = tonumber(ARGV[4])
+local function status_of(id)
+  return redis.call('HGET', ARGV[1] .. 'audit:' .. id, 'status')
+end
+local function prune(id, status)
+  if not status then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], id)
+    return true
+  end
+  if status ~= '"complete"' and status ~= '"error"' then return false end
+  redis.call('DEL', ARGV[1] .. 'audit:' .. id, ARGV[1] .. 'events:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+  table.insert(deleted, id)
+  budget = budget - 1
+  return true
+end
+if tonumber(ARGV[3]) >= 0 then
+  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3], 'LIMIT', 0, ARGV[4])
+  for _, id in ipairs(old) do
+    if budget <= 0 then break end
+    prune(id, status_of(id))
+  end
+end
+if tonumber(ARGV[2]) >= 0 then
+  local kept = 0
+  while budget > 0 do
+    local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+    if excess <= 0 then break end
+    local ids = redis.call('ZRANGE', KEYS[1], kept, kept + math.min(excess, budget) - 1)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      if not prune(id, status_of(id)) then kept = kept + 1 end
+    end
+  end
+end
+return deleted
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
     prefix: str = "veritas:"
@@ -142,6 +189,7 @@ class RedisSettings:
     expire_seconds: int = 30 * 86400  # a finished audit's keys live this long; 0: forever
     max_connections: int = 16  # the pool for writes and reads (blocking readers have their own)
     replay_page: int = 1000  # entries per XRANGE when loading events
+    prune_page: int = 500  # audits one pruning script deletes at most (it blocks Redis meanwhile)
     lease_ms: int = 10_000  # an owner silent this long loses its audits to another instance
 
 
@@ -428,6 +476,28 @@ class RedisStore:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._flushers.append((target, future))
         await future
+
+    async def prune(
+        self,
+        *,
+        max_audits: int | None,
+        max_age_seconds: float | None,
+        now: float | None = None,
+    ) -> list[str]:
+        """Delete finished audits created before the age limit, then the oldest finished ones
+        until at most `max_audits` remain (audits not finished count but stay), as the SQLite
+        store does; from any instance, at once or not: each step is one script. The ids
+        deleted, oldest first. (A finished audit's keys also expire after the age limit.)"""
+        cutoff = -1.0 if max_age_seconds is None else (now or time.time()) - max_age_seconds
+        keys = [self.keys.audits, self.keys.unfinished, self.keys.queued]
+        limit = self.settings.prune_page
+        args = [self.keys.prefix, -1 if max_audits is None else max_audits, repr(cutoff), limit]
+        deleted: list[str] = []
+        while True:
+            page: list[str] = await self._read(lambda c: c.eval(_PRUNE, len(keys), *keys, *args))
+            deleted += page
+            if len(page) < limit:
+                return deleted
 
     # -- reads
 
