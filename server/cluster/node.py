@@ -89,6 +89,10 @@ async def retention(
     def pruned(audit_ids: list[str]) -> None:
         app[METRICS].pruned.inc(len(audit_ids))
         app[SCREENSHOTS].forget(audit_ids)  # those this instance kept
+        scheduler = app.get(SCHEDULER)
+        if scheduler is not None:
+            for audit_id in audit_ids:
+                scheduler.forget(audit_id)  # its recent finished logs, kept in memory
 
     task = retention_task(store, config.retention, pruned)
     await anext(task)
