@@ -17,9 +17,9 @@ id. Redis refuses an explicit id not above the last one, and the append script c
 that a batch starts right after the stream's last entry, so an append retried after a
 lost reply can never duplicate an event.
 
-Writes form one ordered pipeline, as in the SQLite store: `append_events` only queues;
-a writer task sends whatever is queued as one Redis pipeline (one round trip), then
-tells each batch's `CommitListener`: subscribers see an event only once Redis has
+Writes form one ordered pipeline (`WriteQueue`, as in the SQLite store): `append_events`
+only queues; a writer task sends whatever is queued as one Redis pipeline (one round
+trip), then tells each batch's `CommitListener`: subscribers see an event only once Redis has
 acknowledged it. Each batch goes through one Lua script that checks the audit's fencing
 token (an instance that lost the audit's lease can append nothing more) and its first
 position; a terminal event sets the record's status in the same script, so the event
@@ -52,9 +52,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from protocol.events import TERMINAL_TYPES
 from server.config import ServerConfig
+from server.stores.batching import Events, WriteQueue
 from server.stores.encoding import check_text, json_default
 from server.stores.errors import StoreError, StoreUnavailable
-from server.stores.failure import tell_everyone
 from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 logger: Final = logging.getLogger("server.stores.redis")
@@ -204,15 +204,6 @@ def redis_settings(config: ServerConfig) -> RedisSettings:
 
 
 @dataclass(slots=True)
-class _Events:
-    audit_id: str
-    events: list[StoredEvent]
-    listener: CommitListener | None
-    size: int
-    token: str = ""
-
-
-@dataclass(slots=True)
 class _Write:
     """An awaited write: a script call, its arguments, its caller's future."""
 
@@ -223,7 +214,7 @@ class _Write:
     what: str
 
 
-_Item = _Events | _Write
+_Item = Events | _Write
 
 
 @dataclass(slots=True)
@@ -284,13 +275,9 @@ class RedisStore:
         self._on_batch = on_batch
         self._client: Client | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._pending: list[_Item] = []
-        self._pending_bytes = 0
-        self._queued = 0
-        self._done = 0
-        self._flushers: list[tuple[int, asyncio.Future[None]]] = []
-        self._has_work = asyncio.Event()
-        self._closing = False
+        self._queue: WriteQueue[_Write] = WriteQueue(
+            self.settings.batch_max_events, self.settings.max_pending_bytes
+        )
         self.instance = secrets.token_hex(6)  # this process, in the tokens it issues
         self._serial = 0
         self._tokens: dict[str, str] = {}  # audit id -> the lease token its appends carry
@@ -319,14 +306,14 @@ class RedisStore:
         self._client = client
         await self._check_policy(client)
         await self._load_scripts(client)
-        self._writer = asyncio.create_task(self._write_loop(), name="veritas-redis-writer")
+        loop = self._queue.run(self._write_batch, 0.0, self._writer_failed)
+        self._writer = asyncio.create_task(loop, name="veritas-redis-writer")
 
     async def close(self) -> None:
         """Send everything queued, stop the writer, close the connections."""
         if self._client is None:
             return
-        self._closing = True
-        self._has_work.set()
+        self._queue.close()
         if self._writer is not None:
             await self._writer
         if self._reads:
@@ -449,7 +436,7 @@ class RedisStore:
         listener: CommitListener | None = None,
     ) -> bool:
         self._check_working()
-        if self._closing or self._client is None:
+        if self._queue.closing or self._client is None:
             self._drop(audit_id, events)
             return False
         if not events:
@@ -457,12 +444,11 @@ class RedisStore:
         for event in events:
             check_text(event.data, "event data")
         size = sum(len(event.data) for event in events)
-        over = self._pending_bytes + size > self.settings.max_pending_bytes
-        if over and not any(event.type in TERMINAL_TYPES for event in events):
+        if self._queue.over(size) and not any(e.type in TERMINAL_TYPES for e in events):
             self._drop(audit_id, events)
             return False
         token = self._tokens.get(audit_id, "")
-        self._enqueue(_Events(audit_id, list(events), listener, size, token))
+        self._queue.put(Events(audit_id, list(events), listener, size, token))
         return True
 
     def append_event(self, audit_id: str, event: StoredEvent) -> None:
@@ -470,12 +456,7 @@ class RedisStore:
 
     async def flush(self) -> None:
         self._check_working()
-        target = self._queued
-        if self._done >= target:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._flushers.append((target, future))
-        await future
+        await self._queue.flush()
 
     async def prune(
         self,
@@ -612,18 +593,11 @@ class RedisStore:
 
     async def _write(self, script: str, keys: list[str], args: list[Any], what: str) -> Any:
         self._check_working()
-        if self._closing or self._client is None:
+        if self._queue.closing or self._client is None:
             raise RuntimeError("write to a store that is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Write(script, keys, args, future, what))
+        self._queue.put(_Write(script, keys, args, future, what))
         return await future
-
-    def _enqueue(self, item: _Item) -> None:
-        self._pending.append(item)
-        if isinstance(item, _Events):
-            self._pending_bytes += item.size
-        self._queued += 1
-        self._has_work.set()
 
     def _drop(self, audit_id: str, events: Sequence[StoredEvent]) -> None:
         self.dropped_events += len(events)
@@ -634,31 +608,12 @@ class RedisStore:
             extra={"audit_id": audit_id},
         )
 
-    async def _write_loop(self) -> None:
-        try:
-            while not (self._closing and not self._pending):
-                await self._has_work.wait()
-                await self._write_pending()
-        except Exception as exc:  # fail-stop: positions promised to logs cannot be skipped
-            self._fail(f"the Redis writer failed: {exc!r}")
+    def _writer_failed(self, exc: Exception) -> None:
+        self._fail(f"the Redis writer failed: {exc!r}")  # fail-stop: see the docstring
 
-    def _take_batch(self) -> list[_Item]:
-        taken = count = 0
-        for item in self._pending:
-            taken += 1
-            count += len(item.events) if isinstance(item, _Events) else 0
-            if count >= self.settings.batch_max_events:
-                break
-        batch, self._pending = self._pending[:taken], self._pending[taken:]
-        self._pending_bytes = sum(i.size for i in self._pending if isinstance(i, _Events))
-        if not self._pending:
-            self._has_work.clear()
-        return batch
-
-    async def _write_pending(self) -> None:
-        batch = self._take_batch()
-        if not batch:
-            return
+    async def _write_batch(self, batch: list[_Item]) -> None:
+        """The queue's `commit`: one pipeline, retried while Redis is unreachable (for
+        `reconnect_seconds`), then its items settled."""
         deadline = time.monotonic() + self.settings.reconnect_seconds
         while True:
             try:
@@ -675,8 +630,7 @@ class RedisStore:
                     return
                 logger.warning("Redis connection lost (%s); retrying", exc)
                 await asyncio.sleep(0.2)
-        self._done += len(batch)
-        events = sum(len(item.events) for item in batch if isinstance(item, _Events))
+        events = sum(len(item.events) for item in batch if isinstance(item, Events))
         if events and self._on_batch is not None:
             self._on_batch(events)
         await self._settle(batch, results)
@@ -684,7 +638,7 @@ class RedisStore:
     async def _send(self, batch: Sequence[_Item]) -> list[Any]:
         async with self.client.pipeline(transaction=False) as pipe:
             for item in batch:
-                if isinstance(item, _Events):
+                if isinstance(item, Events):
                     self._call(pipe, _APPEND, *self._append_args(item))
                 else:
                     self._call(pipe, item.script, item.keys, item.args)
@@ -700,7 +654,7 @@ class RedisStore:
         for script in (_APPEND, _CREATE, _UPDATE):
             self._scripts[script] = await client.script_load(script)
 
-    def _append_args(self, item: _Events) -> tuple[list[str], list[Any]]:
+    def _append_args(self, item: Events) -> tuple[list[str], list[Any]]:
         keys = [
             self.keys.events(item.audit_id),
             self.keys.record(item.audit_id),
@@ -714,22 +668,15 @@ class RedisStore:
 
     async def _settle(self, batch: Sequence[_Item], results: Sequence[Any]) -> None:
         for item, result in zip(batch, results, strict=True):
-            if isinstance(item, _Events):
+            if isinstance(item, Events):
                 await self._settle_events(item, result)
             elif isinstance(result, Exception):
                 if not item.future.done():
                     item.future.set_exception(StoreError(f"Redis {item.what}: {result}"))
             elif not item.future.done():
                 item.future.set_result(result)
-        waiting = []
-        for target, future in self._flushers:
-            if target > self._done:
-                waiting.append((target, future))
-            elif not future.done():
-                future.set_result(None)
-        self._flushers = waiting
 
-    async def _settle_events(self, item: _Events, result: Any) -> None:
+    async def _settle_events(self, item: Events, result: Any) -> None:
         if isinstance(result, ResponseError):
             raise result  # a script error is a bug or a broken Redis: stop
         outcome, value = result
@@ -749,7 +696,7 @@ class RedisStore:
         if item.listener is not None:
             item.listener.failed(reason)
 
-    async def _refill(self, item: _Events, last: int) -> bool:
+    async def _refill(self, item: Events, last: int) -> bool:
         """The stream's last id is not the one before this batch: either this batch was
         already appended (a retry after a lost reply), or Redis lost events this store
         still holds (restarted without persistence): append them again, then the batch."""
@@ -765,7 +712,7 @@ class RedisStore:
             last + 1,
             first - 1,
         )
-        again = _Events(item.audit_id, [*tail, *item.events], None, 0, item.token)
+        again = Events(item.audit_id, [*tail, *item.events], None, 0, item.token)
         keys, args = self._append_args(again)
         outcome, _ = await self.client.eval(_APPEND, len(keys), *keys, *args)
         return bool(outcome == "ok")
@@ -789,7 +736,7 @@ class RedisStore:
         record = self.keys.record(audit_id)
         return [record, self.keys.audits, self.keys.unfinished, self.keys.lease(audit_id)]
 
-    def _keep_tail(self, item: _Events) -> None:
+    def _keep_tail(self, item: Events) -> None:
         if any(event.type in TERMINAL_TYPES for event in item.events):
             self._forget_held(item.audit_id)
             return
@@ -804,19 +751,7 @@ class RedisStore:
     def _fail(self, reason: str, batch: Sequence[_Item] = ()) -> None:
         logger.critical("%s; the store accepts no more writes", reason)
         self.failure = reason
-        items, self._pending = [*batch, *self._pending], []
-        self._pending_bytes = 0
-        flushers, self._flushers = self._flushers, []
-        tell_everyone(
-            reason,
-            (item.listener for item in items if isinstance(item, _Events)),
-            [
-                *(item.future for item in items if isinstance(item, _Write)),
-                *(future for _, future in flushers),
-            ],
-        )
-        self._closing = True
-        self._has_work.set()
+        self._queue.stop(reason, batch)
 
 
 # -- encoding
