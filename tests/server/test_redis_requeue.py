@@ -14,6 +14,8 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
+from server.config import from_environment
+from server.errors import ConfigError
 from tests.server.redis_server import RedisServer, redis_server
 from tests.server.server_process import (
     ServerProcess,
@@ -189,3 +191,13 @@ async def test_requeues_are_bounded_then_the_audit_ends_interrupted(
     assert sum(kind in ("audit_complete", "audit_error") for kind in types) == 1
     assert (record["status"], record["error_code"]) == ("error", "interrupted")
     assert (await stats(cluster.redis)) == {"reclaimed": "2", "requeued": "1"}
+
+
+def test_on_lost_and_max_requeues_are_read_and_checked_once() -> None:
+    config = from_environment({"VERITAS_ON_LOST": " Requeue ", "VERITAS_MAX_REQUEUES": "0"})
+    assert (config.on_lost, config.max_requeues) == ("requeue", 0)
+    assert from_environment({}).on_lost == "interrupted"
+    with pytest.raises(ConfigError, match="VERITAS_ON_LOST"):
+        from_environment({"VERITAS_ON_LOST": "retry"})
+    with pytest.raises(ConfigError, match="max_requeues"):
+        from_environment({"VERITAS_MAX_REQUEUES": "-1"})
