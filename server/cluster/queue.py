@@ -1,7 +1,11 @@
 """The work queue: audits accepted by any instance, run by whichever instance has a free slot.
 
 `offer` puts a new audit (its record and `audit_queued` event already stored) on the
-`queue` stream; the accepting instance keeps its lease alive until it is claimed. Each
+`queue` stream, in one script that also names the entry in the record (`entry`), keeps
+the run's options there (`job`: a requeued audit runs with them again) and counts the
+audit in `queued` (the depth `max_queued` is checked against); the accepting instance
+keeps its lease alive until it is claimed. Only the entry the record names can claim the
+audit, so an audit queued again under a new entry is never claimed twice. Each
 instance is a consumer of the group `workers` and reads (`XREADGROUP ... BLOCK`) only
 while its scheduler has a free slot, and no more entries than it has free slots. To
 claim an entry it bumps the audit's fencing token to its own (the accepter then lets the
