@@ -201,3 +201,27 @@ def test_on_lost_and_max_requeues_are_read_and_checked_once() -> None:
         from_environment({"VERITAS_ON_LOST": "retry"})
     with pytest.raises(ConfigError, match="max_requeues"):
         from_environment({"VERITAS_MAX_REQUEUES": "-1"})
+
+
+async def test_a_queued_audit_whose_accepting_instance_died_waits_again_and_runs_once(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "workers.pids"
+    a = await cluster.start(worker_command("sleep", pid_file=pid_file), VERITAS_MAX_WORKERS="1")
+    async with aiohttp.ClientSession() as session:
+        running = await post_audit(session, a.base)
+        await started(session, a.base, running, 1)
+        waiting = await post_audit(session, a.base)  # A's one slot is taken: it waits
+        await a.stop(signal.SIGKILL)
+        kill_workers(pid_file)
+        b = await cluster.start(worker_command("drip", count=5))
+        streams = [await stream_to_end(session, b.base, i) for i in (running, waiting)]
+        records = [await get_json(session, f"{b.base}/audits/{i}") for i in (running, waiting)]
+    for stream in streams:
+        events = events_of(stream)
+        assert [position for position, _, _ in events] == list(range(1, len(events) + 1))
+        assert events[-1][1] == "audit_complete"
+    assert [kind for _, kind, _ in events_of(streams[1])].count("audit_queued") == 1  # no event
+    assert [kind for _, kind, _ in events_of(streams[0])].count("audit_queued") == 2
+    assert [record["status"] for record in records] == ["complete", "complete"]
+    assert (await stats(cluster.redis)) == {"reclaimed": "1", "requeued": "1"}
