@@ -8,6 +8,7 @@
 /consent         a banner: big "Accept all", tiny grey "reject" link, a purpose pre-ticked,
                  a cookie set before any choice
 /consent-forced  a banner with acceptance only
+/framed          a frame from another site (WIDGETS), added by script
 /private         a page whose script reaches for private addresses in every way a page can
 /redirect?to=U   one 302 to U
 /secret/...      what /private aims at: a hit here means the guard failed
@@ -44,6 +45,8 @@ SHELL: Final = """<!doctype html>
 <a href="/clean">home</a>{next}
 </body></html>
 """
+
+WIDGETS: Final = "widgets.test"  # a second site the guard lets through: a third party's frames
 
 SCRIPTS: Final = {
     "clean": """
@@ -123,6 +126,13 @@ window.addEventListener("load", () => {
     <button style="font-size:16px;padding:10px 30px">Accept all</button>`;
   document.body.append(banner);
 });
+""",
+    "framed": f"""
+window.addEventListener("load", () => {{
+  const frame = document.createElement("iframe");
+  frame.src = `http://{WIDGETS}:${{PORT}}/clean?frame=1`;
+  document.body.append(frame);
+}});
 """,
     "private": """
 window.addEventListener("load", () => {
