@@ -71,7 +71,9 @@ def kind(pid: int) -> str:
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return "gone"
+        command = b""
+    if not command:  # a process on its way out has no command line left
+        return "exiting"
     program = os.path.basename(command.split(b"\0", 1)[0].split(b" ", 1)[0]).decode(
         errors="replace"
     )
@@ -80,7 +82,7 @@ def kind(pid: int) -> str:
     if program == "node":
         return "driver (node)"
     if "chrom" not in program:
-        return program or "?"
+        return program
     found = CHROMIUM_TYPE.search(command)
     if found is None:
         return "chromium browser"
