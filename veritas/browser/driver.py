@@ -17,13 +17,13 @@ from typing import Final
 
 # --max-semi-space-size=1: V8's young generation at 1 MiB per semi-space rather than up
 #   to 16; the driver allocates little per message, and this is its largest heap saving
-#   (about 12 MiB of its ~145 MiB, docs/benchmarks.md).
+#   (about 15 MiB of its ~145, docs/benchmarks.md "Deep audits").
 # --max-old-space-size=256: a bound, not a saving: a driver that would grow past it (a
 #   huge DOM passed through it) dies, and the audit ends with a phase error, rather than
 #   taking the machine's memory. The rendered DOM kept is 2 MiB at most.
-# Not --jitless: it would save another ~14 MiB, but it also removes WebAssembly, which
-#   Node's own HTTP client loads on first use; a driver that may crash on a code path is
-#   not worth 14 MiB.
+# Not --jitless: about 14 MiB less, but it also removes WebAssembly, which Node's own HTTP
+#   client loads (with Node.js 20 the driver died at start); not worth a driver that may
+#   die on a code path.
 DRIVER_NODE_OPTIONS: Final = ("--max-semi-space-size=1", "--max-old-space-size=256")
 
 
