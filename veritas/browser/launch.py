@@ -50,14 +50,15 @@ DISABLED_FEATURES: Final = (
     "PrivacySandboxSettings4",
     "SigninInterception",
     # Every new window preloads the omnibox's popup pages, each in a renderer of its own
-    # (about 40 MiB) that no headless page ever shows.
+    # (about 40 MiB in all) that no headless page ever shows.
     "WebUIOmniboxPopup",
     "WebUIOmniboxAimPopup",
     # Site isolation puts every cross-site frame of a page in a renderer of its own, so a
-    # shop with payment, video and review iframes costs one process per embedder. It
-    # protects one site's data from another's renderer; this browser holds no data of
-    # anyone's (a fresh profile per audit, a fresh context per page, no logins), so one
-    # renderer for everything loses nothing and keeps memory bounded per page.
+    # shop with payment, video and review iframes costs a process per framed site. It
+    # protects one site's data from another site's renderer; this browser holds no data
+    # of anyone's (a fresh profile per audit, a fresh context per page, no logins), and
+    # the guard does not rest on it (every request of every renderer goes through the
+    # proxy), so one renderer for everything loses nothing and bounds memory per page.
     "IsolateOrigins",
     "site-per-process",
 )
