@@ -13,7 +13,7 @@ only, which the page itself cannot reach since loopback goes through the guard.
 
 The rest of the flags keep the process tree small (docs/benchmarks.md, "Deep audits", has
 the measured effect of each): no startup window, no browser-UI pages, the network service
-inside the browser process, one renderer for the pages.
+inside the browser process, one renderer for the pages, no software WebGL.
 """
 
 from __future__ import annotations
@@ -121,6 +121,11 @@ def _memory_flags(viewport: tuple[int, int]) -> list[str]:
         # frames; the limit holds it there rather than leaving it to Chromium's heuristics.
         "--renderer-process-limit=1",
         "--disable-site-isolation-trials",
+        # No software WebGL (SwiftShader) in the GPU process: with no GPU it is the only
+        # WebGL there is, and it costs that process 15-20 MiB. A 3D viewer then shows an
+        # empty canvas in a screenshot; nothing the deep tier reads is drawn with WebGL,
+        # and an unsandboxed browser is better without that much code reachable by pages.
+        "--disable-software-rasterizer",
         f"--window-size={width},{height}",
     ]
 
