@@ -32,6 +32,7 @@ from veritas.channel import Channel
 from veritas.config import Limits
 from veritas.emitter import Emitter
 
+ROOT: Final = Path(__file__).resolve().parent.parent
 MIB: Final = 1024 * 1024
 RUN_LIMIT: Final = 120.0
 
@@ -87,7 +88,7 @@ async def measure(mode: str, images: Path, count: int) -> Run:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.shotpipe", *args,
         stdin=asyncio.subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-        pass_fds=(ipc[1],) if ipc else (),
+        pass_fds=(ipc[1],) if ipc else (), cwd=ROOT,
     )  # fmt: skip
     for fd in (out_w, err_w, *(ipc[1:] if ipc else ())):
         os.close(fd)
