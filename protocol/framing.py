@@ -28,7 +28,7 @@ HEADER: Final = struct.Struct(">I")
 
 # Bytes values from this size on (screenshots) are spliced into the frame rather than packed
 # (`_spliced`): below it, one `packb` call is cheaper than the pieces; above it, packing
-# costs copies, and beyond the packer's initial buffer (256 KiB with the frame) a regrowth.
+# costs two extra copies of the image.
 SPLICE_MIN: Final = 64 * 1024
 
 
