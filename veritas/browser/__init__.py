@@ -6,7 +6,7 @@
 Modules: `settings` (limits), `slots` (the machine's browser budget), `proxy` (the guarded
 forward proxy), `launch` (the Chromium process), `probes` (scripts run in pages), the
 analysers `timers`, `activity`, `consent`, `rendered`, `shots` (bounded JPEG) and
-`session` (one audit's browser work, the entry point).
+`driver` (Playwright's Node.js options), `session` (one audit's browser work, the entry point).
 """
 
 from veritas.browser.errors import BrowserError

@@ -10,6 +10,10 @@ but for the proxy's own address), loopback goes through the proxy like
 everything else (`<-loopback>`), no QUIC, WebRTC may not send UDP outside the proxy, and
 the background services that phone home are off. The DevTools port listens on loopback
 only, which the page itself cannot reach since loopback goes through the guard.
+
+The rest of the flags keep the process tree small (docs/benchmarks.md, "Deep audits", has
+the measured effect of each): no startup window, no browser-UI pages, the network service
+inside the browser process, one renderer for the pages, no software WebGL.
 """
 
 from __future__ import annotations
@@ -33,8 +37,38 @@ START_TIMEOUT: Final = 15.0  # seconds for Chromium to open its DevTools port
 STOP_GRACE: Final = 2.0
 
 
+# Features off: services that phone home, and the memory choices below.
+DISABLED_FEATURES: Final = (
+    "DnsOverHttps",
+    "NetworkPrediction",
+    "OptimizationHints",
+    "MediaRouter",
+    "Translate",
+    "AutofillServerCommunication",
+    "CertificateTransparencyComponentUpdater",
+    "InterestFeedContentSuggestions",
+    "PrivacySandboxSettings4",
+    "SigninInterception",
+    # Every new window preloads the omnibox's popup pages, each in a renderer of its own
+    # (about 40 MiB in all) that no headless page ever shows.
+    "WebUIOmniboxPopup",
+    "WebUIOmniboxAimPopup",
+    # Site isolation puts every cross-site frame of a page in a renderer of its own, so a
+    # shop with payment, video and review iframes costs a process per framed site. It
+    # protects one site's data from another site's renderer; this browser holds no data
+    # of anyone's (a fresh profile per audit, a fresh context per page, no logins), and
+    # the guard does not rest on it (every request of every renderer goes through the
+    # proxy), so one renderer for everything loses nothing and bounds memory per page.
+    "IsolateOrigins",
+    "site-per-process",
+)
+
+
 def chromium_flags(proxy: str, profile: Path, viewport: tuple[int, int]) -> list[str]:
-    width, height = viewport
+    return _guard_flags(proxy, profile) + _memory_flags(viewport)
+
+
+def _guard_flags(proxy: str, profile: Path) -> list[str]:
     return [
         "--headless",
         "--no-sandbox",  # no user namespaces in containers; the guard is the proxy, not this
@@ -61,9 +95,7 @@ def chromium_flags(proxy: str, profile: Path, viewport: tuple[int, int]) -> list
         "--disable-extensions",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--disable-features=DnsOverHttps,NetworkPrediction,OptimizationHints,MediaRouter,"
-        "Translate,AutofillServerCommunication,CertificateTransparencyComponentUpdater,"
-        "InterestFeedContentSuggestions,PrivacySandboxSettings4,SigninInterception",
+        f"--disable-features={','.join(DISABLED_FEATURES)}",
         "--dns-prefetch-disable",
         "--no-first-run",
         "--no-default-browser-check",
@@ -72,8 +104,29 @@ def chromium_flags(proxy: str, profile: Path, viewport: tuple[int, int]) -> list
         "--hide-scrollbars",
         "--password-store=basic",
         "--use-mock-keychain",
+    ]
+
+
+def _memory_flags(viewport: tuple[int, int]) -> list[str]:
+    width, height = viewport
+    return [
+        # No first tab: each page gets its own context and tab, and an idle about:blank
+        # would hold a renderer for the whole audit.
+        "--no-startup-window",
+        # The network service in the browser process rather than a utility process of its
+        # own. Its crash would take the browser down with it, which for one audit's browser
+        # is the same outcome: the audit ends with a phase error either way.
+        "--enable-features=NetworkServiceInProcess2",
+        # With site isolation off (DISABLED_FEATURES), one renderer serves the page and its
+        # frames; the limit holds it there rather than leaving it to Chromium's heuristics.
+        "--renderer-process-limit=1",
+        "--disable-site-isolation-trials",
+        # No software WebGL (SwiftShader) in the GPU process: with no GPU it is the only
+        # WebGL there is, and it costs that process 15-20 MiB. A 3D viewer then shows an
+        # empty canvas in a screenshot; nothing the deep tier reads is drawn with WebGL,
+        # and an unsandboxed browser is better without that much code reachable by pages.
+        "--disable-software-rasterizer",
         f"--window-size={width},{height}",
-        "about:blank",
     ]
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from veritas.browser.activity import activity_findings
 from veritas.browser.consent import consent_findings
+from veritas.browser.driver import DRIVER_NODE_OPTIONS, node_options
 from veritas.browser.errors import BrowserCrashed, BrowserLimit, BrowserUnavailable
 from veritas.browser.launch import Chromium
 from veritas.browser.probes import (
@@ -131,7 +132,9 @@ class DeepSession:
                 self.proxy = proxy
                 async with Chromium(executable, proxy.address, settings.viewport) as chromium:
                     self._chromium = chromium
-                    async with playwright() as driver:
+                    async with contextlib.AsyncExitStack() as stack:
+                        with node_options(DRIVER_NODE_OPTIONS):
+                            driver = await stack.enter_async_context(playwright())
                         browser = await driver.chromium.connect_over_cdp(
                             chromium.endpoint, timeout=settings.page_timeout * 1000
                         )

@@ -8,10 +8,12 @@
 /consent         a banner: big "Accept all", tiny grey "reject" link, a purpose pre-ticked,
                  a cookie set before any choice
 /consent-forced  a banner with acceptance only
+/framed          a frame from another site (WIDGETS), added by script
 /private         a page whose script reaches for private addresses in every way a page can
 /redirect?to=U   one 302 to U
 /secret/...      what /private aims at: a hit here means the guard failed
-/trap?signal=S   sends signal S (STOP, KILL) to the browser of the auditor `trap_pid` names
+/trap?signal=S   sends signal S (STOP, KILL) to the browser of the auditor `trap_pid` names;
+                 DRIVER kills its Playwright driver, AUDITOR the auditor itself
 ?next=PATH       on any page: one more same-site link, to PATH
 
 The HTML of every page is the same plain shell; only its script differs. `hits` records
@@ -44,6 +46,8 @@ SHELL: Final = """<!doctype html>
 <a href="/clean">home</a>{next}
 </body></html>
 """
+
+WIDGETS: Final = "widgets.test"  # a second site the guard lets through: a third party's frames
 
 SCRIPTS: Final = {
     "clean": """
@@ -124,6 +128,13 @@ window.addEventListener("load", () => {
   document.body.append(banner);
 });
 """,
+    "framed": f"""
+window.addEventListener("load", () => {{
+  const frame = document.createElement("iframe");
+  frame.src = `http://{WIDGETS}:${{PORT}}/clean?frame=1`;
+  document.body.append(frame);
+}});
+""",
     "private": """
 window.addEventListener("load", () => {
   const add = (tag, attrs) => {
@@ -190,7 +201,13 @@ def make_app(state: SiteState) -> web.Application:
 
     async def trap(request: web.Request) -> web.Response:
         browsers = [] if state.trap_pid is None else chromium_below(state.trap_pid)
-        if request.query["signal"] == "AUDITOR":
+        if request.query["signal"] == "DRIVER":
+            # Playwright's Node.js driver dies (as past its heap bound); the browser lives.
+            drivers = [] if state.trap_pid is None else driver_below(state.trap_pid)
+            for pid in drivers:
+                os.kill(pid, signal.SIGKILL)
+                state.trapped.append(pid)
+        elif request.query["signal"] == "AUDITOR":
             if browsers and state.trap_pid is not None:
                 # The auditor itself dies at once (as when a killed server takes it along).
                 state.trapped.extend(browsers)
@@ -221,6 +238,21 @@ def chromium_below(pid: int) -> list[int]:
         try:
             with open(f"/proc/{child}/comm") as comm:
                 if "chrom" in comm.read():
+                    found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def driver_below(pid: int) -> list[int]:
+    """Playwright's driver processes below `pid` (`node ... run-driver`)."""
+    from veritas.browser.launch import descendants
+
+    found = []
+    for child in descendants(pid)[1:]:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as command:
+                if b"run-driver" in command.read().split(b"\0"):
                     found.append(child)
         except OSError:
             continue

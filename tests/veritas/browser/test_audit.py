@@ -60,6 +60,19 @@ def test_a_browser_killed_mid_audit_leaves_a_result_with_what_it_rendered(
     assert any(e.startswith("render: BrowserCrashed") for e in run.result["errors"])
 
 
+def test_a_driver_that_dies_mid_audit_ends_the_step_with_a_phase_error_and_a_result(
+    site: tuple[SiteState, int],
+) -> None:
+    """What a driver past its heap bound (`--max-old-space-size`) comes to."""
+    state, port = site
+    run = deep_audit(state, port, "DRIVER")
+    assert run.returncode == 0, run.stderr
+    assert state.trapped, "the driver was never found below the auditor"
+    (error,) = render_phase(run, "phase_error")
+    assert "BrowserCrashed" in str(error["error"]) and "/trap" in str(error["error"])
+    assert "activity_notification" in [f["pattern_type"] for f in run.result["findings"]]
+
+
 def test_a_browser_that_stops_answering_is_given_up_and_killed(
     site: tuple[SiteState, int],
 ) -> None:
