@@ -415,6 +415,7 @@ class Orchestrator:
             add_finding=add,
             known=state.findings,
             deadline=deadline,
+            allow_targets=fetcher.allow_targets,
         )
 
     # intel ---------------------------------------------------------------------------------

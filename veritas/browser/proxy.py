@@ -8,8 +8,10 @@ everything else (https, ws, wss) as `CONNECT host:port`. Either way the proxy re
 host, resolves it once for the whole audit with the auditor's `GuardedResolver` (the same
 rules as the fetcher: every address public), and connects to the address it approved, so
 DNS rebinding cannot swap the address between the check and the connection. IP literals
-are checked as they are. Anything else is refused with 403 and recorded: other methods
-of addressing, malformed requests, and requests past the audit's count or byte limits.
+are checked as they are, except the literal ADDR:PORT endpoints the operator let through
+(`VERITAS_ALLOW_TARGETS`, as the fetcher does). Anything else is refused with 403 and
+recorded: other methods of addressing, malformed requests, and requests past the audit's
+count or byte limits.
 
 A plain request goes upstream with `Connection: close`, one request per connection, so
 the proxy never has to parse a response: it relays bytes and counts them.
@@ -26,7 +28,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from protocol.errors import TargetError, TargetRefused
-from protocol.targets import check_addresses, parse_host
+from protocol.targets import Endpoint, check_addresses, parse_host
 from veritas.browser.settings import BrowserSettings
 from veritas.resolver import GuardedResolver
 
@@ -57,9 +59,15 @@ class Denied(Exception):
 
 
 class GuardedProxy:
-    def __init__(self, resolver: GuardedResolver, settings: BrowserSettings) -> None:
+    def __init__(
+        self,
+        resolver: GuardedResolver,
+        settings: BrowserSettings,
+        allow_targets: frozenset[Endpoint] = frozenset(),
+    ) -> None:
         self.resolver = resolver
         self.settings = settings
+        self.allow_targets = allow_targets  # literal private endpoints let through
         self.stats = ProxyStats()
         self._approved: dict[str, str | Denied] = {}  # host -> address, or why it was refused
         self._server: asyncio.Server | None = None
@@ -111,7 +119,7 @@ class GuardedProxy:
         try:
             host, port, first = self._route(method, target, rest)
             self._count_request()
-            address = await self._approve(host)
+            address = await self._approve(host, port)
             upstream = await asyncio.wait_for(
                 asyncio.open_connection(address, port), timeout=self.settings.connect_timeout
             )
@@ -151,12 +159,14 @@ class GuardedProxy:
         if self.stats.requests > self.settings.max_requests:
             raise Denied(f"the audit's limit of {self.settings.max_requests} requests is reached")
 
-    async def _approve(self, raw_host: str) -> str:
+    async def _approve(self, raw_host: str, port: int) -> str:
         """The address to connect to: resolved and checked once per host, then remembered."""
         try:
             host, literal = parse_host(raw_host)
         except TargetError as exc:
             raise Denied(str(exc)) from None
+        if literal is not None and (str(literal), port) in self.allow_targets:
+            return str(literal)  # judged by endpoint, so never remembered for the host alone
         known = self._approved.get(host)
         if known is None:
             if len(self._approved) >= self.settings.max_hosts:

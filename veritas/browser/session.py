@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from protocol.targets import Endpoint
 from veritas.browser.activity import activity_findings
 from veritas.browser.consent import consent_findings
 from veritas.browser.driver import DRIVER_NODE_OPTIONS, node_options
@@ -88,9 +89,12 @@ class DeepSession:
         emitter: Emitter,
         add_finding: AddFinding,
         known: Iterable[Finding] = (),
+        *,
+        allow_targets: frozenset[Endpoint] = frozenset(),
     ) -> None:
         self.settings = settings
         self.resolver = resolver
+        self.allow_targets = allow_targets
         self.emitter = emitter
         self._add_finding = add_finding
         self.seen = Seen(known)
@@ -128,7 +132,7 @@ class DeepSession:
         settings = self.settings
         async with browser_slot(settings.slot_dir, settings.max_browsers, settings.slot_wait) as w:
             self.report.slot_wait = w
-            async with GuardedProxy(self.resolver, settings) as proxy:
+            async with GuardedProxy(self.resolver, settings, self.allow_targets) as proxy:
                 self.proxy = proxy
                 async with Chromium(executable, proxy.address, settings.viewport) as chromium:
                     self._chromium = chromium
@@ -330,8 +334,11 @@ async def render_pages(
     add_finding: AddFinding,
     known: Iterable[Finding],
     deadline: float,
+    allow_targets: frozenset[Endpoint] = frozenset(),
 ) -> dict[str, Any]:
     """The deep tier's entry point: render the first HTML pages; the phase summary."""
     html = [p for p in pages if p.is_html][: settings.pages]
-    session = DeepSession(settings, resolver, emitter, add_finding, known)
+    session = DeepSession(
+        settings, resolver, emitter, add_finding, known, allow_targets=allow_targets
+    )
     return await session.run(html, deadline)

@@ -68,3 +68,16 @@ async def test_bytes_past_the_audits_limit_cut_the_response(port: int) -> None:
         with pytest.raises(aiohttp.ClientError):
             await get(proxy, f"http://{ALLOWED}:{port}/clean")
         assert proxy.stats.bytes_in > 100
+
+
+async def test_an_endpoint_the_operator_let_through_is_relayed_and_no_other_port(
+    port: int,
+) -> None:
+    resolver = GuardedResolver(False, lookup, check)
+    allowed = frozenset({("127.0.0.1", port)})
+    async with GuardedProxy(resolver, BrowserSettings(), allowed) as proxy:
+        status, body = await get(proxy, f"http://127.0.0.1:{port}/clean")
+        assert status == 200 and b"Corner Shop" in body
+        status, _ = await get(proxy, f"http://127.0.0.1:{port + 1}/clean")
+        assert status == 403
+        assert [r.target for r in proxy.stats.refusals] == [f"http://127.0.0.1:{port + 1}/clean"]
