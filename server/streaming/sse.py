@@ -94,6 +94,9 @@ async def stream_log(
     """Send the log after position `after`, then follow it until its terminal event."""
     response = web.StreamResponse(headers={**HEADERS, **(headers or {})})
     await response.prepare(request)
+    # The head is on the wire: the headers (a dozen with the security ones, about 2 KiB)
+    # would otherwise stay in memory for as long as the stream lasts.
+    response.headers.clear()
     subscriber = Subscriber(request, response, settings)
     subscriber.on_delivered = subscribers.on_delivered
     retry = settings.retry_ms + random.randint(0, settings.retry_jitter_ms)
