@@ -103,8 +103,11 @@ async def stream_log(
     opening = encode_comment(f"audit {log.audit_id}") + encode_retry(retry)
     subscribers.active += 1
     try:
-        if await subscriber.send(opening):
-            await subscriber.follow(log, after)
+        # The opening follows the head at once, a few bytes in all: aiohttp waits for the
+        # socket to drain only past 64 KiB written, so this write cannot block and needs no
+        # deadline (whose timer would stay in the loop's heap, per connection, until due).
+        await response.write(opening)
+        await subscriber.follow(log, after)
         if not subscriber.gone:
             await response.write_eof()
     except ConnectionResetError:
