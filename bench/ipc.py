@@ -11,6 +11,8 @@ Systems, run interleaved (one run of each, then again):
   manager   the design replaced: `Manager().Queue(1000)`, `await asyncio.to_thread(q.get)`
   pipe-raw  the pipe's own limit: the same child and pipe, the reader only counts bytes
             (no decoding, nothing kept; flood runs only)
+A system named `SYSTEM@uvloop` (e.g. `pipe@uvloop`, on request) is that system with the
+reader on uvloop, as `python -m server --loop uvloop` runs it.
 Every event goes through protocol validation and into `server.streaming.log.AuditLog`
 (encoded to SSE bytes once), which is what the server does with it. The reader is this
 process, so its CPU is `time.process_time()`; the child reports its own CPU in its final event.
@@ -38,6 +40,7 @@ from bench import cli, mpqueue
 from bench.recorder import RecordedLog, Recorder
 from bench.stats import Table, fmt, goal, median, percentile, ratio
 from bench.stream import SCREENSHOT_BYTES, EventStream
+from server.__main__ import event_loop_factory
 from server.stores.sqlite import SQLiteStore
 from server.stores.store import Store
 from server.streaming.intake import Intake, IntakeLimits
@@ -245,12 +248,15 @@ async def run_one(system: str, kind: str, sizes: Sizes) -> Run | None:
     return await run_ours(system, count, rate, shots)
 
 
-async def measure(sizes: Sizes, systems: Sequence[str]) -> dict[tuple[str, str], list[Run]]:
+def measure(sizes: Sizes, systems: Sequence[str]) -> dict[tuple[str, str], list[Run]]:
+    """Every run on a fresh event loop: the standard one, or uvloop for `SYSTEM@uvloop`."""
     runs: dict[tuple[str, str], list[Run]] = {}
     for _ in range(sizes.repeats):
         for kind in ("flood", "shots", "paced"):
             for system in systems:
-                run = await run_one(system, kind, sizes)
+                base, _, loop = system.partition("@")
+                with asyncio.Runner(loop_factory=event_loop_factory(loop or "asyncio")) as runner:
+                    run = runner.run(run_one(base, kind, sizes))
                 runs.setdefault((system, kind), []).extend([run] if run else [])
     return runs
 
@@ -296,9 +302,9 @@ def report(rows: dict[str, Row], sizes: Sizes, mode: str) -> str:
             fmt(row.reader_us, 2), fmt(row.child_us, 2),
         )  # fmt: skip
     base = rows.get("manager")
-    for system in ("pipe", "pipe+sqlite", "pipe+sqlite-early", "stdout"):
-        if base is not None and system in rows:
-            table.note(_ratios(system, rows[system], base))
+    for system, row in rows.items():
+        if base is not None and system not in ("manager", RAW):
+            table.note(_ratios(system, row, base))
     table.note(
         f"flood: {sizes.flood:,} events (manager {sizes.flood_manager:,}), 200 KiB run: "
         f"{sizes.shots} (manager {sizes.shots_manager}), paced: {sizes.paced:,} at "
@@ -310,6 +316,11 @@ def report(rows: dict[str, Row], sizes: Sizes, mode: str) -> str:
             table.note(
                 f"goal {system} >= 50x manager events/s: {fmt(times, 1)}x, {goal(times >= 50)}"
             )
+    for system, row in rows.items():
+        plain = system.partition("@")[0]
+        if plain != system and plain in rows:
+            times = ratio(row.events_s, rows[plain].events_s)
+            table.note(f"{system} / {plain} events/s: {fmt(times, 2)}x (same run, interleaved)")
     if RAW in rows and "pipe" in rows:
         table.note(
             f"pipe events/s = {fmt(100 * ratio(rows['pipe'].events_s, rows[RAW].events_s))} % "
@@ -337,8 +348,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     mode, sizes = cli.chosen_sizes(args, SIZES)
-    systems = [s for s in args.systems.split(",") if s in SYSTEMS]
-    runs = asyncio.run(measure(sizes, systems))
+    systems = [s for s in args.systems.split(",") if s.partition("@")[0] in SYSTEMS]
+    runs = measure(sizes, systems)
     rows = {system: summarize(runs, system) for system in systems}
     print(report(rows, sizes, mode), flush=True)
     return 0 if all(not math.isnan(r.events_s) for r in rows.values()) else 1
