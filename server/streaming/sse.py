@@ -26,6 +26,8 @@ HEADERS: Mapping[str, str] = {
     "Cache-Control": "no-cache, no-transform",
     "X-Accel-Buffering": "no",
 }
+# The bytes chunked transfer encoding adds around a write: its hex length and two CRLFs.
+CHUNK_FRAMING = 32
 # Digits only, so a header can never be a float, a sign or a huge number.
 MAX_ID_DIGITS = 18
 
@@ -158,6 +160,16 @@ class Subscriber:
 
     async def send(self, data: bytes) -> bool:
         """Write under the slow-subscriber deadline; False (and the connection cut) if missed."""
+        transport = self.request.transport
+        if transport is not None and (
+            transport.get_write_buffer_size() + len(data) + CHUNK_FRAMING
+            < transport.get_write_buffer_limits()[1]
+        ):
+            # aiohttp waits in a write only while the transport is paused, which it is not
+            # and this write cannot make it: no deadline is needed. A timer per delivery
+            # was a third of the server's CPU per delivery at 5,000 subscribers.
+            await self.response.write(data)
+            return True
         try:
             async with asyncio.timeout(self.settings.write_deadline):
                 await self.response.write(data)
