@@ -1,6 +1,6 @@
 """Every benchmark, one after the other: `python -m bench --quick` (what `make bench` runs).
 
-    python -m bench [--quick | --smoke] [--only steps,ipc,latency,fanout,audits,deep,redis]
+    python -m bench [--quick | --smoke] [--only steps,ipc,latency,fanout,audits,deep,redis,cluster]
 
 Each runs as its own process (so one's sockets, children and memory cannot skew the
 next) and prints its own table; a failed one is reported and the others still run.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-BENCHMARKS: Final = ("steps", "ipc", "latency", "fanout", "audits", "deep", "redis")
+BENCHMARKS: Final = ("steps", "ipc", "latency", "fanout", "audits", "deep", "redis", "cluster")
 TIME_LIMIT: Final = 900  # seconds per benchmark, whatever its size
 
 

@@ -28,6 +28,7 @@ from server.streaming.runner import RunnerConfig
 from server.streaming.sse import SseSettings
 
 STORE_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+ON_LOST: Final = ("interrupted", "requeue")
 # The standard loop, or uvloop (an optional package) where it measures faster.
 EVENT_LOOPS: Final = ("asyncio", "uvloop")
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
@@ -40,6 +41,8 @@ class ServerConfig:
     data_dir: Path | None = Path("var")  # None: nothing kept on disk
     store_url: str | None = None  # redis://HOST:PORT/DB: audits shared by several instances
     lease_seconds: float = 10.0  # shared store: an instance silent this long loses its audits
+    on_lost: str = "interrupted"  # shared store: a lost audit ends ("interrupted") or "requeue"
+    max_requeues: int = 2  # shared store, on_lost=requeue: runs again at most this often
     # audits
     max_workers: int = 4
     max_browsers: int = 1  # deep audits running at once (each drives a browser); within max_workers
@@ -128,6 +131,9 @@ class ServerConfig:
             _positive(name, getattr(self, name), zero_ok=True)
         for name in ("retention_interval", "shutdown_timeout", "lease_seconds"):
             _positive(name, getattr(self, name))
+        if self.on_lost not in ON_LOST:
+            raise ConfigError(f"VERITAS_ON_LOST must be one of {', '.join(ON_LOST)}")
+        _at_least("max_requeues", self.max_requeues, 0)
         if self.store_synchronous not in ("FULL", "NORMAL", "OFF"):
             raise ConfigError("VERITAS_STORE_SYNCHRONOUS must be FULL, NORMAL or OFF")
         if self.store_url is not None and not self.store_url.startswith(STORE_SCHEMES):
@@ -271,6 +277,8 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_DATA_DIR": ("data_dir", _data_dir),
     "VERITAS_STORE": ("store_url", lambda s: s.strip() or None),
     "VERITAS_LEASE_SECONDS": ("lease_seconds", float),
+    "VERITAS_ON_LOST": ("on_lost", lambda s: s.strip().lower()),
+    "VERITAS_MAX_REQUEUES": ("max_requeues", int),
     "VERITAS_MAX_WORKERS": ("max_workers", int),
     "VERITAS_MAX_BROWSERS": ("max_browsers", int),
     "VERITAS_MAX_QUEUED": ("max_queued", int),

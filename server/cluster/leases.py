@@ -11,6 +11,17 @@ killed, or stopped longer than the lease) is closed by one script: a new token (
 fences the old owner), `audit_error` code `interrupted` after its last event, and the
 record's outcome, all in one step, so exactly one instance closes it and its stream ends
 in exactly one terminal event. Followers on any instance see that event like any other.
+
+With `on_lost="requeue"` a running audit is queued again instead, by one script too (at
+most `max_requeues` times, then it is closed as above). Its stream goes on at the next
+ids, never reusing one: a second `audit_queued` (the same fields as the first) says the
+audit runs again from the start, then come the new run's events, from its `hello`.
+The reaper holds the requeued audit's lease (a new token) until an instance claims it.
+A queued audit whose accepting instance went silent is queued again under a new entry,
+with no event and not counted: it had not started.
+
+Counts: the `stats` hash holds cluster-wide `reclaimed` (closed or requeued by a reaper)
+and `requeued`, each raised in the script that does it.
 """
 
 from __future__ import annotations
@@ -42,10 +53,10 @@ redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
-# KEYS: lease, record, events, unfinished. ARGV: id, new token, finished_at, expire seconds,
-# the terminal event's data, its code and message as JSON, and when to close: 'silent'
-# (the lease has expired) or 'queued' (no instance has claimed it). The position of the
-# event appended, or 0 when the audit is not to be closed.
+# KEYS: lease, record, events, unfinished, queued, stats. ARGV: id, new token, finished_at,
+# expire seconds, the terminal event's data, its code and message as JSON, and when to
+# close: 'silent' (the lease has expired) or 'queued' (no instance has claimed it). The
+# position of the event appended, or 0 when the audit is not to be closed.
 _CLOSE: Final = """
 local status = redis.call('HGET', KEYS[2], 'status')
 if (not status) or status == '"complete"' or status == '"error"' then
@@ -61,7 +72,9 @@ redis.call('XADD', KEYS[3], (last + 1) .. '-0', 't', 'audit_error', 'd', ARGV[5]
 redis.call('HSET', KEYS[2], 'status', '"error"', 'error_code', ARGV[6],
   'error', ARGV[7], 'finished_at', ARGV[3], 'token', ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('DEL', KEYS[1])
+if ARGV[8] == 'silent' then redis.call('HINCRBY', KEYS[6], 'reclaimed', 1) end
 if tonumber(ARGV[4]) > 0 then
   redis.call('EXPIRE', KEYS[2], ARGV[4])
   redis.call('EXPIRE', KEYS[3], ARGV[4])
@@ -70,9 +83,43 @@ return last + 1
 """
 
 
+# KEYS: lease, record, events, queued, stats, queue. ARGV: id, new token, lease ms, max
+# requeues, `audit_queued`'s data. The position of the event appended (0 when a queued
+# audit got a new entry only); -1: nothing to do (finished, or its lease is alive); -2:
+# requeued too often already (close it instead).
+_REQUEUE: Final = """
+local status = redis.call('HGET', KEYS[2], 'status')
+if (not status) or status == '"complete"' or status == '"error"' then return -1 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local last = -1
+if status ~= '"queued"' then
+  local count = tonumber(redis.call('HGET', KEYS[2], 'requeues') or '0')
+  if count >= tonumber(ARGV[4]) then return -2 end
+  last = 0
+  local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+  if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end
+  redis.call('XADD', KEYS[3], (last + 1) .. '-0', 't', 'audit_queued', 'd', ARGV[5])
+  redis.call('HSET', KEYS[2], 'status', '"queued"', 'requeues', count + 1)
+  redis.call('HDEL', KEYS[2], 'started_at')
+  redis.call('HINCRBY', KEYS[5], 'reclaimed', 1)
+  redis.call('HINCRBY', KEYS[5], 'requeued', 1)
+end
+redis.call('HSET', KEYS[2], 'token', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local entry = redis.call('XADD', KEYS[6], '*', 'id', ARGV[1])
+redis.call('HSET', KEYS[2], 'entry', entry)
+local created = cjson.decode(redis.call('HGET', KEYS[2], 'created_at'))
+redis.call('ZADD', KEYS[4], created, ARGV[1])
+if last < 0 then return 0 end
+return last + 1
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseSettings:
     lease_ms: int = 10_000
+    on_lost: str = "interrupted"  # or "requeue": what a reaper does with a silent owner's audit
+    max_requeues: int = 2  # a requeued audit runs again at most this many times
 
     @property
     def interval(self) -> float:
@@ -146,6 +193,8 @@ class Leases:
         return closed
 
     async def _reap(self, audit_id: str) -> bool:
+        if self.settings.on_lost == "requeue" and await self._requeue(audit_id):
+            return True
         position = await close_audit(self.store, audit_id, "silent", "interrupted", MESSAGE)
         if position:
             logger.warning(
@@ -154,6 +203,19 @@ class Leases:
                 extra={"audit_id": audit_id},
             )
         return bool(position)
+
+    async def _requeue(self, audit_id: str) -> bool:
+        """Queue the audit again; False when it is to be closed instead (requeued too often),
+        or had nothing to do."""
+        position = await requeue_audit(self.store, audit_id, self.settings.max_requeues)
+        if position < 0:
+            return False
+        logger.warning(
+            "audit queued again: its owner went silent (event %s)",
+            position,
+            extra={"audit_id": audit_id},
+        )
+        return True
 
 
 async def close_audit(store: RedisStore, audit_id: str, when: str, code: str, message: str) -> int:
@@ -174,6 +236,39 @@ async def close_audit(store: RedisStore, audit_id: str, when: str, code: str, me
         when,
     ]
     targets = [keys.lease(audit_id), keys.record(audit_id), keys.events(audit_id)]
-    targets.append(keys.unfinished)
-    position: int = await store.call(lambda c: c.eval(_CLOSE, 4, *targets, *args))
+    targets += [keys.unfinished, keys.queued, keys.stats]
+    position: int = await store.call(lambda c: c.eval(_CLOSE, len(targets), *targets, *args))
     return position
+
+
+async def requeue_audit(store: RedisStore, audit_id: str, max_requeues: int) -> int:
+    """Queue a silent owner's audit again (see the module docstring): the script's answer.
+
+    This instance holds the audit (renews its lease) until an instance claims it: held
+    before the script runs, since this instance's own queue reader may claim it at once."""
+    keys = store.keys
+    fields: dict[str, str] = await store.call(lambda c: c.hgetall(keys.record(audit_id)))
+    if not fields or "url" not in fields:
+        return -1
+    queued = new_event(
+        "audit_queued",
+        0,
+        audit_id=audit_id,
+        url=json.loads(fields["url"]),
+        tier=json.loads(fields["tier"]),
+        ipc=json.loads(fields["ipc"]),
+    )
+    token = f"{store.instance}:requeue:{secrets.token_hex(4)}"
+    targets = [keys.lease(audit_id), keys.record(audit_id), keys.events(audit_id)]
+    targets += [keys.queued, keys.stats, keys.queue]
+    args = [audit_id, token, store.settings.lease_ms, max_requeues, to_json(queued)]
+    store.adopt(audit_id, token, fields, ())
+    store.offer(audit_id)
+    try:
+        answer: int = await store.call(lambda c: c.eval(_REQUEUE, len(targets), *targets, *args))
+    except BaseException:
+        store.release(audit_id)
+        raise
+    if answer < 0:
+        store.release(audit_id)
+    return answer

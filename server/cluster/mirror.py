@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from protocol.events import TERMINAL_TYPES
-from protocol.sse import encode_message
 from server.stores.store import StoredEvent
 from server.streaming.log import AuditLog, LogLimits
 
@@ -22,14 +20,6 @@ class MirrorLog(AuditLog):
         super().__init__(audit_id, limits)
 
     def add(self, events: Sequence[StoredEvent]) -> None:
-        """Events read from the store, in order; positions already held are skipped."""
-        fresh = [e for e in events if e.position > self._next_position - 1]
-        for event in fresh:
-            if event.position != self._next_position or self._ending:
-                break  # a hole cannot be shown: the reader reads again from the end
-            self._stage(encode_message(event.data, event=event.type, id=event.position))
-            if event.type in TERMINAL_TYPES:
-                self._terminal_at = event.position
-                self._ending = True
-        if self._staged:
-            self._show(len(self._staged))
+        """Events read from the store, in order; positions already held are skipped, and a
+        hole stops the batch (the reader reads again from the end it holds)."""
+        self.restore(events)

@@ -1,7 +1,11 @@
 """The work queue: audits accepted by any instance, run by whichever instance has a free slot.
 
 `offer` puts a new audit (its record and `audit_queued` event already stored) on the
-`queue` stream; the accepting instance keeps its lease alive until it is claimed. Each
+`queue` stream, in one script that also names the entry in the record (`entry`), keeps
+the run's options there (`job`: a requeued audit runs with them again) and counts the
+audit in `queued` (the depth `max_queued` is checked against); the accepting instance
+keeps its lease alive until it is claimed. Only the entry the record names can claim the
+audit, so an audit queued again under a new entry is never claimed twice. Each
 instance is a consumer of the group `workers` and reads (`XREADGROUP ... BLOCK`) only
 while its scheduler has a free slot, and no more entries than it has free slots. To
 claim an entry it bumps the audit's fencing token to its own (the accepter then lets the
@@ -27,7 +31,6 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from protocol.sse import encode_message
 from server.config import ServerConfig
 from server.stores.redis import Client, RedisStore, decode_record
 from server.stores.store import StoredEvent
@@ -38,11 +41,26 @@ logger: Final = logging.getLogger("server.cluster.queue")
 GROUP: Final = "workers"
 BLOCK_MS: Final = 2000  # the longest one read blocks before it looks at the free slots again
 
-# KEYS: record, lease. ARGV: token, lease ms. 1: claimed; 0: no longer queued.
+# KEYS: record, lease, queued. ARGV: token, lease ms, the queue entry's id. 1: claimed;
+# 0: no longer queued, or queued again under a newer entry (a requeue, see leases.py).
 _CLAIM: Final = """
 if redis.call('HGET', KEYS[1], 'status') ~= '"queued"' then return 0 end
+local entry = redis.call('HGET', KEYS[1], 'entry')
+if entry and entry ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'token', ARGV[1])
+redis.call('HDEL', KEYS[1], 'entry')
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREM', KEYS[3], string.match(KEYS[1], '[^:]+$'))
+return 1
+"""
+
+# KEYS: queue, record, queued. ARGV: id, the run's options (JSON), created_at. The entry
+# and the record name each other, so only the newest entry of an audit can claim it.
+OFFER: Final = """
+if redis.call('HGET', KEYS[2], 'status') ~= '"queued"' then return 0 end
+local entry = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1])
+redis.call('HSET', KEYS[2], 'entry', entry, 'job', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1
 """
 
@@ -59,7 +77,7 @@ class WorkQueue:
         self.store = store
         self.config = config
         self.scheduler = scheduler
-        self.key = f"{store.keys.prefix}queue"
+        self.key = store.keys.queue
         self._task: asyncio.Task[None] | None = None
         self._reader_id: int | None = None
         self._closing = False
@@ -87,11 +105,16 @@ class WorkQueue:
         """Put a new audit on the queue, once its first event is in Redis."""
         self.store.offer(audit.id)
         await self.store.flush()
-        # What the run needs beyond the record travels with the entry.
-        entry = {"id": audit.id, "connect_to": json.dumps(audit.connect_to)}
-        if audit.ca_pem is not None:
-            entry["ca_pem"] = audit.ca_pem
-        await self.store.call(lambda c: c.xadd(self.key, entry))
+        # What the run needs beyond the record is kept with it: a requeued audit runs again.
+        job = json.dumps({"connect_to": audit.connect_to, "ca_pem": audit.ca_pem})
+        keys = (self.key, self.store.keys.record(audit.id), self.store.keys.queued)
+        args = (audit.id, job, audit.record.created_at)
+        await self.store.call(lambda c: c.eval(OFFER, 3, *keys, *args))
+
+    async def depth(self) -> int:
+        """Audits waiting in the shared queue, whichever instance accepted them."""
+        depth: int = await self.store.call(lambda c: c.zcard(self.store.keys.queued))
+        return depth
 
     # -- the consumer
 
@@ -139,23 +162,22 @@ class WorkQueue:
     async def _take(self, entry_id: str, entry: dict[str, str]) -> None:
         if "id" in entry:
             try:
-                await self._claim(entry)
+                await self._claim(entry_id, entry["id"])
             except (RedisError, OSError):
                 raise  # the entry stays pending: claimed again after a lease
             except Exception:
                 logger.exception("an audit from the queue could not be started")
         await self.store.call(lambda c: _done(c, self.key, entry_id))
 
-    async def _claim(self, entry: dict[str, str]) -> None:
-        audit_id = entry["id"]
+    async def _claim(self, entry_id: str, audit_id: str) -> None:
         scheduler = self.scheduler()
         if scheduler is None:
             return
         keys = self.store.keys
         token = f"{self.store.instance}:claim:{secrets.token_hex(4)}"
-        lease = (keys.record(audit_id), keys.lease(audit_id))
-        claim_args = (token, self.store.settings.lease_ms)
-        claimed = await self.store.call(lambda c: c.eval(_CLAIM, 2, *lease, *claim_args))
+        lease = (keys.record(audit_id), keys.lease(audit_id), keys.queued)
+        claim_args = (token, self.store.settings.lease_ms, entry_id)
+        claimed = await self.store.call(lambda c: c.eval(_CLAIM, 3, *lease, *claim_args))
         if not claimed:
             return
         fields: dict[str, str] = await self.store.call(lambda c: c.hgetall(keys.record(audit_id)))
@@ -163,8 +185,9 @@ class WorkQueue:
         self.store.adopt(audit_id, token, fields, events)
         record = replace(decode_record(fields, with_result=True), status="queued")
         audit = Audit(record, self._log(audit_id, events))
-        audit.connect_to = tuple(json.loads(entry.get("connect_to", "[]")))
-        audit.ca_pem = entry.get("ca_pem")
+        job = json.loads(fields.get("job", "{}"))
+        audit.connect_to = tuple(job.get("connect_to", ()))
+        audit.ca_pem = job.get("ca_pem")
         scheduler.adopt(audit)
         logger.info("audit claimed from the queue", extra={"audit_id": audit_id})
 
@@ -176,9 +199,7 @@ class WorkQueue:
             self.store,
             durable_visibility=self.config.durable_visibility,
         )
-        for event in events:
-            log._stage(encode_message(event.data, event=event.type, id=event.position))
-        log.committed(len(events))
+        log.restore(events)
         return log
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from server.stores.store import AuditRecord, AuditStatus, CommitListener, Store, StoredEvent
@@ -43,6 +45,65 @@ _DELIVERY_BUCKETS: Final = (
     5.0,
 )
 _BATCH_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceReport:
+    """What one instance of a cluster last said of itself."""
+
+    running: int  # audits running in its worker slots
+    slots: int  # its worker slots (max_workers)
+    leases: int  # audits whose lease it holds (running, or accepted and waiting in the queue)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """The cluster as read from the shared store, by any instance."""
+
+    queue_depth: int = 0  # audits waiting in the shared queue
+    instances: dict[str, InstanceReport] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # reclaimed, requeued, fenced
+
+
+_CLUSTER_COUNTS: Final = {
+    "reclaimed": "Audits of silent instances closed or queued again by a reaper",
+    "requeued": "Audits of silent instances queued again (on_lost=requeue)",
+    "fenced": "Audits an instance found taken over while it ran them",
+}
+
+
+class ClusterCollector:
+    """The cluster's gauges and counters, from the last `ClusterView` (refreshed by the
+    cluster's reporter, not at scrape time: a scrape never waits for Redis). Instances come
+    and go, so the families are built afresh for each scrape: no label outlives its instance."""
+
+    def __init__(self) -> None:
+        self.view: ClusterView | None = None
+
+    def update(self, view: ClusterView) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[Metric]:
+        view = self.view
+        if view is None:
+            return
+        yield GaugeMetricFamily(
+            "veritas_cluster_queue_depth", "Audits waiting in the shared queue", view.queue_depth
+        )
+        yield GaugeMetricFamily(
+            "veritas_cluster_instances", "Instances that reported lately", len(view.instances)
+        )
+        for name, text in (
+            ("running", "Audits running, by instance"),
+            ("slots", "Worker slots, by instance"),
+            ("leases", "Audit leases held, by instance"),
+        ):
+            family = GaugeMetricFamily(f"veritas_cluster_{name}", text, labels=["instance"])
+            for instance, report in sorted(view.instances.items()):
+                family.add_metric([instance], getattr(report, name))
+            yield family
+        for name, text in _CLUSTER_COUNTS.items():
+            yield CounterMetricFamily(f"veritas_cluster_{name}", text, view.counts.get(name, 0))
 
 
 class Metrics:
@@ -101,6 +162,8 @@ class Metrics:
             registry=r,
         )
         self.pruned = Counter("veritas_audits_pruned", "Audits deleted by retention", registry=r)
+        self.cluster = ClusterCollector()  # shown once a shared store's reporter has a view
+        r.register(self.cluster)
 
     def audit_finished(
         self,

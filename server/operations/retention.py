@@ -1,22 +1,28 @@
 """Retention: the store keeps at most so many finished audits, none older than a limit.
 
 Pruning runs at start-up and then every `interval` seconds, in a task owned by the
-application's cleanup context. It deletes finished audits only, oldest first; audits
-queued or running are never touched.
+application's cleanup context (the cluster's, for a shared store: every instance prunes,
+and concurrent prunings delete each audit once). It deletes finished audits only, oldest
+first; audits queued or running are never touched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import Final
-
-from server.stores.sqlite import SQLiteStore
+from typing import Final, Protocol
 
 logger: Final = logging.getLogger("server.operations.retention")
 OnPruned = Callable[[list[str]], None]  # told the ids of the audits just deleted
+
+
+class Prunable(Protocol):
+    """A store that deletes its oldest finished audits: SQLite, or Redis for all instances."""
+
+    async def prune(self, *, max_audits: int | None, max_age_seconds: float | None) -> list[str]:
+        """The ids deleted, oldest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +37,7 @@ class RetentionPolicy:
 
 
 async def prune_once(
-    store: SQLiteStore,
+    store: Prunable,
     policy: RetentionPolicy,
     on_pruned: OnPruned | None = None,
 ) -> list[str]:
@@ -46,7 +52,7 @@ async def prune_once(
 
 
 async def prune_forever(
-    store: SQLiteStore,
+    store: Prunable,
     policy: RetentionPolicy,
     on_pruned: OnPruned | None = None,
 ) -> None:
@@ -60,10 +66,10 @@ async def prune_forever(
 
 
 async def retention_task(
-    store: SQLiteStore,
+    store: Prunable,
     policy: RetentionPolicy,
     on_pruned: OnPruned | None = None,
-) -> AsyncIterator[None]:
+) -> AsyncGenerator[None, None]:
     """For a cleanup context: prune now, then periodically until the application stops."""
     if not policy.limited:
         yield

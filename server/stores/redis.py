@@ -6,15 +6,20 @@ Keys (under `prefix`):
     events:{id}    a stream: event N is stream id `N-0`, fields `t` (type) and `d` (the data)
     audits         a sorted set of every audit id by creation time (listing)
     unfinished     a sorted set of the audits still queued or running
+    queued         a sorted set of the audits waiting in the work queue (its depth)
+    queue          the work queue: a stream read by the consumer group `workers`
+    lease:{id}     the audit's lease: its owner's token, expiring unless renewed
+    stats          a hash of cluster-wide counters (reclaimed, requeued, fenced)
+    instances      a hash: each instance's last report (running audits, leases held)
 
 Replay is `XRANGE (N-0 +`; a stream is never trimmed, since exact resume needs every
 id. Redis refuses an explicit id not above the last one, and the append script checks
 that a batch starts right after the stream's last entry, so an append retried after a
 lost reply can never duplicate an event.
 
-Writes form one ordered pipeline, as in the SQLite store: `append_events` only queues;
-a writer task sends whatever is queued as one Redis pipeline (one round trip), then
-tells each batch's `CommitListener`: subscribers see an event only once Redis has
+Writes form one ordered pipeline (`WriteQueue`, as in the SQLite store): `append_events`
+only queues; a writer task sends whatever is queued as one Redis pipeline (one round
+trip), then tells each batch's `CommitListener`: subscribers see an event only once Redis has
 acknowledged it. Each batch goes through one Lua script that checks the audit's fencing
 token (an instance that lost the audit's lease can append nothing more) and its first
 position; a terminal event sets the record's status in the same script, so the event
@@ -47,9 +52,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from protocol.events import TERMINAL_TYPES
 from server.config import ServerConfig
+from server.stores.batching import Events, WriteQueue
 from server.stores.encoding import check_text, json_default
 from server.stores.errors import StoreError, StoreUnavailable
-from server.stores.failure import tell_everyone
 from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 logger: Final = logging.getLogger("server.stores.redis")
@@ -59,9 +64,9 @@ _T = TypeVar("_T")
 Client = Any
 _LOST: Final = (RedisConnectionError, RedisTimeoutError, OSError)
 
-# KEYS: events, record, unfinished. ARGV: token (the record's, if it has one), finished_at, expire
-# seconds (0 = never), then position, type, data for each event. A terminal event sets
-# the record's outcome in the same step, so they commit together.
+# KEYS: events, record, unfinished, queued. ARGV: token (the record's, if it has one),
+# finished_at, expire seconds (0 = never), then position, type, data for each event. A
+# terminal event sets the record's outcome in the same step, so they commit together.
 _APPEND: Final = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return {'missing', '0'} end
 local held = redis.call('HGET', KEYS[2], 'token')
@@ -83,6 +88,7 @@ for i = 4, #ARGV, 3 do
     redis.call('HSET', KEYS[2], 'status', cjson.encode(status), 'finished_at', ARGV[2])
     redis.call('HDEL', KEYS[2], 'token')
     redis.call('ZREM', KEYS[3], string.match(KEYS[2], '[^:]+$'))
+    redis.call('ZREM', KEYS[4], string.match(KEYS[2], '[^:]+$'))
     if tonumber(ARGV[3]) > 0 then
       redis.call('EXPIRE', KEYS[1], ARGV[3])
       redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -106,7 +112,7 @@ end
 return 1
 """
 
-# KEYS: record, unfinished, events. ARGV: id, finished ('1'/'0'), expire seconds, token,
+# KEYS: record, unfinished, events, queued. ARGV: id, finished ('1'/'0'), expire seconds, token,
 # the number of fields to delete, their names, then field, value pairs to set.
 _UPDATE: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -117,12 +123,60 @@ if dels > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 6, 5 + dels)) end
 if #ARGV > 5 + dels then redis.call('HSET', KEYS[1], unpack(ARGV, 6 + dels)) end
 if ARGV[2] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
   if tonumber(ARGV[3]) > 0 then
     redis.call('EXPIRE', KEYS[1], ARGV[3])
     redis.call('EXPIRE', KEYS[3], ARGV[3])
   end
 end
 return 1
+"""
+
+
+# KEYS: audits, unfinished, queued. ARGV: prefix, max audits (-1: no limit), created
+# before (-1: no limit), the most to delete in one call. Finished audits only, oldest
+# first: past the age, then past the count (which counts every audit, as in SQLite).
+# The ids deleted. Key names are built here: one Redis, not a Redis Cluster.
+_PRUNE: Final = """
+local deleted = {}
+local budget = tonumber(ARGV[4])
+local function status_of(id)
+  return redis.call('HGET', ARGV[1] .. 'audit:' .. id, 'status')
+end
+local function prune(id, status)
+  if not status then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], id)
+    return true
+  end
+  if status ~= '"complete"' and status ~= '"error"' then return false end
+  redis.call('DEL', ARGV[1] .. 'audit:' .. id, ARGV[1] .. 'events:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+  table.insert(deleted, id)
+  budget = budget - 1
+  return true
+end
+if tonumber(ARGV[3]) >= 0 then
+  local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3], 'LIMIT', 0, ARGV[4])
+  for _, id in ipairs(old) do
+    if budget <= 0 then break end
+    prune(id, status_of(id))
+  end
+end
+if tonumber(ARGV[2]) >= 0 then
+  local kept = 0
+  while budget > 0 do
+    local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+    if excess <= 0 then break end
+    local ids = redis.call('ZRANGE', KEYS[1], kept, kept + math.min(excess, budget) - 1)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      if not prune(id, status_of(id)) then kept = kept + 1 end
+    end
+  end
+end
+return deleted
 """
 
 
@@ -135,6 +189,7 @@ class RedisSettings:
     expire_seconds: int = 30 * 86400  # a finished audit's keys live this long; 0: forever
     max_connections: int = 16  # the pool for writes and reads (blocking readers have their own)
     replay_page: int = 1000  # entries per XRANGE when loading events
+    prune_page: int = 500  # audits one pruning script deletes at most (it blocks Redis meanwhile)
     lease_ms: int = 10_000  # an owner silent this long loses its audits to another instance
 
 
@@ -149,15 +204,6 @@ def redis_settings(config: ServerConfig) -> RedisSettings:
 
 
 @dataclass(slots=True)
-class _Events:
-    audit_id: str
-    events: list[StoredEvent]
-    listener: CommitListener | None
-    size: int
-    token: str = ""
-
-
-@dataclass(slots=True)
 class _Write:
     """An awaited write: a script call, its arguments, its caller's future."""
 
@@ -168,7 +214,7 @@ class _Write:
     what: str
 
 
-_Item = _Events | _Write
+_Item = Events | _Write
 
 
 @dataclass(slots=True)
@@ -192,6 +238,22 @@ class Keys:
     def unfinished(self) -> str:
         return f"{self.prefix}unfinished"
 
+    @property
+    def queued(self) -> str:
+        return f"{self.prefix}queued"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}queue"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}stats"
+
+    @property
+    def instances(self) -> str:
+        return f"{self.prefix}instances"
+
 
 class RedisStore:
     """A `Store` in Redis; open with `await open()`, release with `await close()`."""
@@ -206,19 +268,16 @@ class RedisStore:
         self.settings = settings or RedisSettings()
         self.keys = Keys(self.settings.prefix)
         self.dropped_events = 0
+        self.fenced_count = 0  # audits this instance found taken over while it ran them
         self.failure: str | None = None
         self.shared = True  # other instances use the same data: no start-up recovery
         self.on_fenced: Callable[[str], None] | None = None  # told an audit id once it is fenced
         self._on_batch = on_batch
         self._client: Client | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._pending: list[_Item] = []
-        self._pending_bytes = 0
-        self._queued = 0
-        self._done = 0
-        self._flushers: list[tuple[int, asyncio.Future[None]]] = []
-        self._has_work = asyncio.Event()
-        self._closing = False
+        self._queue: WriteQueue[_Write] = WriteQueue(
+            self.settings.batch_max_events, self.settings.max_pending_bytes
+        )
         self.instance = secrets.token_hex(6)  # this process, in the tokens it issues
         self._serial = 0
         self._tokens: dict[str, str] = {}  # audit id -> the lease token its appends carry
@@ -247,14 +306,14 @@ class RedisStore:
         self._client = client
         await self._check_policy(client)
         await self._load_scripts(client)
-        self._writer = asyncio.create_task(self._write_loop(), name="veritas-redis-writer")
+        loop = self._queue.run(self._write_batch, 0.0, self._writer_failed)
+        self._writer = asyncio.create_task(loop, name="veritas-redis-writer")
 
     async def close(self) -> None:
         """Send everything queued, stop the writer, close the connections."""
         if self._client is None:
             return
-        self._closing = True
-        self._has_work.set()
+        self._queue.close()
         if self._writer is not None:
             await self._writer
         if self._reads:
@@ -302,10 +361,15 @@ class RedisStore:
         if audit_id in self._fenced:
             return
         logger.error("audit taken over by another instance", extra={"audit_id": audit_id})
+        self.fenced_count += 1
         self._fenced.add(audit_id)
         self._forget_held(audit_id)
         if self.on_fenced is not None:
             self.on_fenced(audit_id)
+
+    def release(self, audit_id: str) -> None:
+        """Hold this audit no more (a hold taken for a requeue that did not happen)."""
+        self._forget_held(audit_id)
 
     def offer(self, audit_id: str) -> None:
         """This audit waits in the work queue: its lease is kept until an instance claims it."""
@@ -354,6 +418,7 @@ class RedisStore:
         pairs = [item for pair in values.items() for item in pair]
         finished = "1" if changes.get("status") in FINISHED else "0"
         keys = [self.keys.record(audit_id), self.keys.unfinished, self.keys.events(audit_id)]
+        keys.append(self.keys.queued)
         token = self._tokens.get(audit_id, "")
         args = [audit_id, finished, self.settings.expire_seconds, token, len(removed), *removed]
         if await self._write(_UPDATE, keys, [*args, *pairs], "update") == -1:
@@ -371,7 +436,7 @@ class RedisStore:
         listener: CommitListener | None = None,
     ) -> bool:
         self._check_working()
-        if self._closing or self._client is None:
+        if self._queue.closing or self._client is None:
             self._drop(audit_id, events)
             return False
         if not events:
@@ -379,12 +444,11 @@ class RedisStore:
         for event in events:
             check_text(event.data, "event data")
         size = sum(len(event.data) for event in events)
-        over = self._pending_bytes + size > self.settings.max_pending_bytes
-        if over and not any(event.type in TERMINAL_TYPES for event in events):
+        if self._queue.over(size) and not any(e.type in TERMINAL_TYPES for e in events):
             self._drop(audit_id, events)
             return False
         token = self._tokens.get(audit_id, "")
-        self._enqueue(_Events(audit_id, list(events), listener, size, token))
+        self._queue.put(Events(audit_id, list(events), listener, size, token))
         return True
 
     def append_event(self, audit_id: str, event: StoredEvent) -> None:
@@ -392,12 +456,29 @@ class RedisStore:
 
     async def flush(self) -> None:
         self._check_working()
-        target = self._queued
-        if self._done >= target:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._flushers.append((target, future))
-        await future
+        await self._queue.flush()
+
+    async def prune(
+        self,
+        *,
+        max_audits: int | None,
+        max_age_seconds: float | None,
+        now: float | None = None,
+    ) -> list[str]:
+        """Delete finished audits created before the age limit, then the oldest finished ones
+        until at most `max_audits` remain (audits not finished count but stay), as the SQLite
+        store does; from any instance, at once or not: each step is one script. The ids
+        deleted, oldest first. (A finished audit's keys also expire after the age limit.)"""
+        cutoff = -1.0 if max_age_seconds is None else (now or time.time()) - max_age_seconds
+        keys = [self.keys.audits, self.keys.unfinished, self.keys.queued]
+        limit = self.settings.prune_page
+        args = [self.keys.prefix, -1 if max_audits is None else max_audits, repr(cutoff), limit]
+        deleted: list[str] = []
+        while True:
+            page: list[str] = await self._read(lambda c: c.eval(_PRUNE, len(keys), *keys, *args))
+            deleted += page
+            if len(page) < limit:
+                return deleted
 
     # -- reads
 
@@ -512,18 +593,11 @@ class RedisStore:
 
     async def _write(self, script: str, keys: list[str], args: list[Any], what: str) -> Any:
         self._check_working()
-        if self._closing or self._client is None:
+        if self._queue.closing or self._client is None:
             raise RuntimeError("write to a store that is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Write(script, keys, args, future, what))
+        self._queue.put(_Write(script, keys, args, future, what))
         return await future
-
-    def _enqueue(self, item: _Item) -> None:
-        self._pending.append(item)
-        if isinstance(item, _Events):
-            self._pending_bytes += item.size
-        self._queued += 1
-        self._has_work.set()
 
     def _drop(self, audit_id: str, events: Sequence[StoredEvent]) -> None:
         self.dropped_events += len(events)
@@ -534,31 +608,12 @@ class RedisStore:
             extra={"audit_id": audit_id},
         )
 
-    async def _write_loop(self) -> None:
-        try:
-            while not (self._closing and not self._pending):
-                await self._has_work.wait()
-                await self._write_pending()
-        except Exception as exc:  # fail-stop: positions promised to logs cannot be skipped
-            self._fail(f"the Redis writer failed: {exc!r}")
+    def _writer_failed(self, exc: Exception) -> None:
+        self._fail(f"the Redis writer failed: {exc!r}")  # fail-stop: see the docstring
 
-    def _take_batch(self) -> list[_Item]:
-        taken = count = 0
-        for item in self._pending:
-            taken += 1
-            count += len(item.events) if isinstance(item, _Events) else 0
-            if count >= self.settings.batch_max_events:
-                break
-        batch, self._pending = self._pending[:taken], self._pending[taken:]
-        self._pending_bytes = sum(i.size for i in self._pending if isinstance(i, _Events))
-        if not self._pending:
-            self._has_work.clear()
-        return batch
-
-    async def _write_pending(self) -> None:
-        batch = self._take_batch()
-        if not batch:
-            return
+    async def _write_batch(self, batch: list[_Item]) -> None:
+        """The queue's `commit`: one pipeline, retried while Redis is unreachable (for
+        `reconnect_seconds`), then its items settled."""
         deadline = time.monotonic() + self.settings.reconnect_seconds
         while True:
             try:
@@ -575,8 +630,7 @@ class RedisStore:
                     return
                 logger.warning("Redis connection lost (%s); retrying", exc)
                 await asyncio.sleep(0.2)
-        self._done += len(batch)
-        events = sum(len(item.events) for item in batch if isinstance(item, _Events))
+        events = sum(len(item.events) for item in batch if isinstance(item, Events))
         if events and self._on_batch is not None:
             self._on_batch(events)
         await self._settle(batch, results)
@@ -584,7 +638,7 @@ class RedisStore:
     async def _send(self, batch: Sequence[_Item]) -> list[Any]:
         async with self.client.pipeline(transaction=False) as pipe:
             for item in batch:
-                if isinstance(item, _Events):
+                if isinstance(item, Events):
                     self._call(pipe, _APPEND, *self._append_args(item))
                 else:
                     self._call(pipe, item.script, item.keys, item.args)
@@ -600,11 +654,12 @@ class RedisStore:
         for script in (_APPEND, _CREATE, _UPDATE):
             self._scripts[script] = await client.script_load(script)
 
-    def _append_args(self, item: _Events) -> tuple[list[str], list[Any]]:
+    def _append_args(self, item: Events) -> tuple[list[str], list[Any]]:
         keys = [
             self.keys.events(item.audit_id),
             self.keys.record(item.audit_id),
             self.keys.unfinished,
+            self.keys.queued,
         ]
         args: list[Any] = [item.token, json.dumps(time.time()), self.settings.expire_seconds]
         for event in item.events:
@@ -613,22 +668,15 @@ class RedisStore:
 
     async def _settle(self, batch: Sequence[_Item], results: Sequence[Any]) -> None:
         for item, result in zip(batch, results, strict=True):
-            if isinstance(item, _Events):
+            if isinstance(item, Events):
                 await self._settle_events(item, result)
             elif isinstance(result, Exception):
                 if not item.future.done():
                     item.future.set_exception(StoreError(f"Redis {item.what}: {result}"))
             elif not item.future.done():
                 item.future.set_result(result)
-        waiting = []
-        for target, future in self._flushers:
-            if target > self._done:
-                waiting.append((target, future))
-            elif not future.done():
-                future.set_result(None)
-        self._flushers = waiting
 
-    async def _settle_events(self, item: _Events, result: Any) -> None:
+    async def _settle_events(self, item: Events, result: Any) -> None:
         if isinstance(result, ResponseError):
             raise result  # a script error is a bug or a broken Redis: stop
         outcome, value = result
@@ -648,7 +696,7 @@ class RedisStore:
         if item.listener is not None:
             item.listener.failed(reason)
 
-    async def _refill(self, item: _Events, last: int) -> bool:
+    async def _refill(self, item: Events, last: int) -> bool:
         """The stream's last id is not the one before this batch: either this batch was
         already appended (a retry after a lost reply), or Redis lost events this store
         still holds (restarted without persistence): append them again, then the batch."""
@@ -664,7 +712,7 @@ class RedisStore:
             last + 1,
             first - 1,
         )
-        again = _Events(item.audit_id, [*tail, *item.events], None, 0, item.token)
+        again = Events(item.audit_id, [*tail, *item.events], None, 0, item.token)
         keys, args = self._append_args(again)
         outcome, _ = await self.client.eval(_APPEND, len(keys), *keys, *args)
         return bool(outcome == "ok")
@@ -688,7 +736,7 @@ class RedisStore:
         record = self.keys.record(audit_id)
         return [record, self.keys.audits, self.keys.unfinished, self.keys.lease(audit_id)]
 
-    def _keep_tail(self, item: _Events) -> None:
+    def _keep_tail(self, item: Events) -> None:
         if any(event.type in TERMINAL_TYPES for event in item.events):
             self._forget_held(item.audit_id)
             return
@@ -703,19 +751,7 @@ class RedisStore:
     def _fail(self, reason: str, batch: Sequence[_Item] = ()) -> None:
         logger.critical("%s; the store accepts no more writes", reason)
         self.failure = reason
-        items, self._pending = [*batch, *self._pending], []
-        self._pending_bytes = 0
-        flushers, self._flushers = self._flushers, []
-        tell_everyone(
-            reason,
-            (item.listener for item in items if isinstance(item, _Events)),
-            [
-                *(item.future for item in items if isinstance(item, _Write)),
-                *(future for _, future in flushers),
-            ],
-        )
-        self._closing = True
-        self._has_work.set()
+        self._queue.stop(reason, batch)
 
 
 # -- encoding

@@ -3,8 +3,9 @@
 The event loop never runs a SQLite call: every statement runs on one dedicated thread
 that owns the connection, so reads and writes are ordered exactly as they were issued.
 
-Writes form one ordered pipeline. `append_events` only queues a batch of entries in
-memory; a writer task commits whatever is queued as one transaction (group commit): it
+Writes form one ordered pipeline (`WriteQueue`, shared with the Redis store).
+`append_events` only queues a batch of entries in memory; a writer task commits whatever
+is queued as one transaction (group commit): it
 starts as soon as there is work (after `batch_interval` seconds, when set, to gather
 more), and what is queued during a commit forms the next one. After each commit the
 batches' listeners (the audit logs) are told, in order, and only then do subscribers see
@@ -29,7 +30,6 @@ their log counts them as dropped and never shows them; terminal events are alway
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from protocol.events import TERMINAL_TYPES
+from server.stores.batching import Events, WriteQueue
 from server.stores.encoding import check_text, json_default
 from server.stores.errors import StoreError, StoreUnavailable
-from server.stores.failure import tell_everyone
 from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
 
 SCHEMA_VERSION: Final = 1
@@ -102,17 +102,7 @@ class _Write:
     future: asyncio.Future[Any]
 
 
-@dataclass(slots=True)
-class _Events:
-    """A batch of one audit's events, and who to tell once they are durable."""
-
-    audit_id: str
-    events: Sequence[StoredEvent]
-    listener: CommitListener | None
-    size: int
-
-
-_Item = _Events | _Write
+_Item = Events | _Write
 
 
 class SQLiteStore:
@@ -132,14 +122,9 @@ class SQLiteStore:
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._writer: asyncio.Task[None] | None = None
-        self._pending: list[_Item] = []
-        self._pending_bytes = 0
-        self._queued = 0  # items ever queued
-        self._committed = 0  # items ever written (committed, or failed and reported)
-        self._flushers: list[tuple[int, asyncio.Future[None]]] = []
-        self._has_work = asyncio.Event()
-        self._urgent = asyncio.Event()
-        self._closing = False
+        self._queue: WriteQueue[_Write] = WriteQueue(
+            self.settings.batch_max_events, self.settings.max_pending_bytes
+        )
 
     # -- lifecycle
 
@@ -153,14 +138,14 @@ class SQLiteStore:
             self._executor.shutdown(wait=True)
             self._executor = None
             raise
-        self._writer = asyncio.create_task(self._write_loop(), name="veritas-store-writer")
+        loop = self._queue.run(self._write_batch, self.settings.batch_interval, self._writer_failed)
+        self._writer = asyncio.create_task(loop, name="veritas-store-writer")
 
     async def close(self) -> None:
         """Commit everything queued, stop the writer, close the file."""
         if self._executor is None:
             return
-        self._closing = True
-        self._wake(urgent=True)
+        self._queue.close()
         if self._writer is not None:
             await self._writer  # it drains the queue before it returns
         try:
@@ -196,20 +181,17 @@ class SQLiteStore:
         listener: CommitListener | None = None,
     ) -> bool:
         self._check_working()
-        if self._closing or self._executor is None:
+        if self._queue.closing or self._executor is None:
             # Late appends during shutdown (a worker's last words) must not crash the log.
             self._drop(audit_id, events)
             return False
         for event in events:
             check_text(event.data, "event data")
         size = sum(len(event.data) for event in events)
-        over = self._pending_bytes + size > self.settings.max_pending_bytes
-        if over and not any(event.type in TERMINAL_TYPES for event in events):
+        if self._queue.over(size) and not any(e.type in TERMINAL_TYPES for e in events):
             self._drop(audit_id, events)
             return False
-        self._enqueue(_Events(audit_id, events, listener, size))
-        if self._pending_events() >= self.settings.batch_max_events:
-            self._wake(urgent=True)
+        self._queue.put(Events(audit_id, events, listener, size))
         return True
 
     def append_event(self, audit_id: str, event: StoredEvent) -> None:
@@ -217,13 +199,7 @@ class SQLiteStore:
 
     async def flush(self) -> None:
         self._check_working()
-        target = self._queued
-        if self._committed >= target:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._flushers.append((target, future))
-        self._wake(urgent=True)
-        await future
+        await self._queue.flush()
 
     async def prune(
         self,
@@ -311,27 +287,11 @@ class SQLiteStore:
 
     async def _write(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
         self._check_working()
-        if self._closing or self._executor is None:
+        if self._queue.closing or self._executor is None:
             raise RuntimeError("write to a store that is not open")
         future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Write(run, future))
-        self._wake(urgent=True)
+        self._queue.put(_Write(run, future))
         return await future
-
-    def _enqueue(self, item: _Item) -> None:
-        self._pending.append(item)
-        if isinstance(item, _Events):
-            self._pending_bytes += item.size
-        self._queued += 1
-        self._wake(urgent=False)
-
-    def _pending_events(self) -> int:
-        return sum(len(item.events) for item in self._pending if isinstance(item, _Events))
-
-    def _wake(self, *, urgent: bool) -> None:
-        self._has_work.set()
-        if urgent:
-            self._urgent.set()
 
     def _drop(self, audit_id: str, events: Sequence[StoredEvent]) -> None:
         self.dropped_events += len(events)
@@ -342,53 +302,18 @@ class SQLiteStore:
             extra={"audit_id": audit_id},
         )
 
-    async def _write_loop(self) -> None:
-        try:
-            while not (self._closing and not self._pending):
-                await self._has_work.wait()
-                if self.settings.batch_interval > 0 and not self._urgent.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.settings.batch_interval):
-                            await self._urgent.wait()
-                await self._write_pending()
-        except Exception as exc:  # fail-stop: see the module docstring
-            self._fail(f"the store's writer failed: {exc!r}")
-
-    async def _write_pending(self) -> None:
-        batch = self._take_batch()
-        if not batch:
-            return
+    async def _write_batch(self, batch: list[_Item]) -> None:
+        """The queue's `commit`: one transaction on the store's thread, then its items settled."""
         loop = asyncio.get_running_loop()
         # Shielded: once handed to the thread the batch is written, and its waiters told.
         outcome = await asyncio.shield(loop.run_in_executor(self._executor, self._commit, batch))
         if isinstance(outcome, BaseException):
             self._fail(f"a commit of {len(batch)} writes failed: {outcome}", batch)
             return
-        self._committed += len(batch)
-        events = sum(len(item.events) for item in batch if isinstance(item, _Events))
+        events = sum(len(item.events) for item in batch if isinstance(item, Events))
         if events and self._on_batch is not None:
             self._on_batch(events)
         self._settle(batch, outcome)
-
-    def _take_batch(self) -> list[_Item]:
-        """About `batch_max_events` events, oldest first: one transaction stays short, so
-        the thread never holds the interpreter long; a remainder is written right after."""
-        limit = self.settings.batch_max_events
-        taken = count = 0
-        for item in self._pending:
-            taken += 1
-            count += len(item.events) if isinstance(item, _Events) else 0
-            if count >= limit:
-                break
-        batch, self._pending = self._pending[:taken], self._pending[taken:]
-        if self._pending:
-            self._pending_bytes = sum(i.size for i in self._pending if isinstance(i, _Events))
-            self._urgent.set()
-        else:
-            self._pending_bytes = 0
-            self._has_work.clear()
-            self._urgent.clear()
-        return batch
 
     def _commit(self, batch: list[_Item]) -> list[Any] | BaseException:
         """On the store's thread: one transaction for the batch; each write's result or
@@ -416,7 +341,7 @@ class SQLiteStore:
     def _settle(self, batch: list[_Item], outcome: list[Any]) -> None:
         results = iter(outcome)
         for item in batch:
-            if isinstance(item, _Events):
+            if isinstance(item, Events):
                 if item.listener is not None and item.events:
                     item.listener.committed(item.events[-1].position)
                 continue
@@ -427,35 +352,16 @@ class SQLiteStore:
                 item.future.set_exception(result)
             else:
                 item.future.set_result(result)
-        waiting = []
-        for target, future in self._flushers:
-            if target > self._committed:
-                waiting.append((target, future))
-            elif not future.done():
-                future.set_result(None)
-        self._flushers = waiting
+
+    def _writer_failed(self, exc: Exception) -> None:
+        self._fail(f"the store's writer failed: {exc!r}")  # fail-stop: see the docstring
 
     def _fail(self, reason: str, batch: Sequence[_Item] = ()) -> None:
-        """Stop: nothing queued or in `batch` will be written; everyone waiting is told."""
+        """Stop: nothing queued or in `batch` will be written; everyone waiting is told.
+        The writer then ends; close() only releases the file."""
         logger.critical("%s; the store accepts no more writes", reason)
         self.failure = reason
-        items, self._pending = [*batch, *self._pending], []
-        self._pending_bytes = 0
-        flushers, self._flushers = self._flushers, []
-        tell_everyone(
-            reason,
-            (item.listener for item in items if isinstance(item, _Events)),
-            [
-                *(item.future for item in items if isinstance(item, _Write)),
-                *(future for _, future in flushers),
-            ],
-        )
-        self._writer_task_done()
-
-    def _writer_task_done(self) -> None:
-        # The loop ends with the failure; close() then only releases the file.
-        self._closing = True
-        self._has_work.set()
+        self._queue.stop(reason, batch)
 
     def _connect(self) -> None:
         try:

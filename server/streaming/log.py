@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from protocol.events import Event
+from protocol.events import TERMINAL_TYPES, Event
 from protocol.jsonlines import to_json
 from protocol.sse import encode_message
 from server.stores.errors import StoreUnavailable
@@ -72,11 +72,30 @@ class AuditLog:
     ) -> AuditLog:
         """A log rebuilt from the store, for reading only: closed, since nothing appends to it."""
         log = cls(audit_id, limits)
-        for entry in stored:
-            log._stage(encode_message(entry.data, event=entry.type, id=entry.position))
-        log._show(len(log._staged))
+        log.restore(stored)
         log._closed = log._ending = True
         return log
+
+    def restore(self, stored: Iterable[StoredEvent]) -> int:
+        """Show events the store already holds (acknowledged: nothing waits for a commit):
+        those after the last position held, in order, up to a hole or the terminal event,
+        which closes the log. For a log rebuilt from the store, or one that mirrors what
+        another instance appends. The number of events shown."""
+        if self._staged:
+            raise RuntimeError(f"audit {self.audit_id}: restore while appends await a commit")
+        for event in stored:
+            if event.position < self._next_position:
+                continue  # already held
+            if event.position != self._next_position or self._ending:
+                break  # a hole cannot be shown: the caller reads again from the end
+            self._stage(encode_message(event.data, event=event.type, id=event.position))
+            if event.type in TERMINAL_TYPES:
+                self._terminal_at = event.position
+                self._ending = True
+        shown = len(self._staged)
+        if shown:
+            self._show(shown)
+        return shown
 
     def __len__(self) -> int:
         """The number of visible entries: the highest id a subscriber can have seen."""

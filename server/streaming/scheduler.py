@@ -1,7 +1,7 @@
 """The scheduler: audits queued, started in worker slots, cancelled, finished; owner of their tasks.
 
     queued --(a slot frees)--> running --(run_worker returns)--> complete | error
-       \\--(DELETE)--> error (cancelled)        \\--(DELETE: task cancelled)--> error (cancelled)
+       \\--(DELETE)--> error (cancelled)        \\--(DELETE: worker cancelled)--> error (cancelled)
 
 Each audit has one `AuditLog`. The runner appends to it through an `AuditSink` (a read's
 worth of events at a time), which holds the terminal event back for `AuditLog.finish`;
@@ -56,6 +56,14 @@ class AuditHooks(Protocol):
         """`report` is None when the audit never ran or its run was cancelled."""
 
 
+class SharedQueue(Protocol):
+    """The work queue of a shared store: new audits go there, for any instance to run."""
+
+    async def offer(self, audit: Audit) -> None: ...
+    async def depth(self) -> int:
+        """Audits waiting in it, counted across instances."""
+
+
 class NoHooks:
     def started(self, audit: Audit) -> None:
         return None
@@ -88,14 +96,17 @@ class Audit:
     ca_pem: str | None = None
 
     def stop(self) -> None:
-        """Ask the audit's run to end (it ends with `cancelled`); its task says when it has."""
+        """Ask the audit's run to end (it ends with `cancelled`); its task says when it has.
+
+        Only the worker is ever cancelled, never the task: a task cancelled before its
+        first turn of the loop would never run its body, so its slot would stay counted
+        and its audit would never end. A run not yet at its worker sees `stopping` and
+        ends without starting one."""
         if self.stopping:
             return  # a second cancel would interrupt the runner's own cleanup
         self.stopping = True
         if self.worker is not None:
             self.worker.cancel()
-        elif self.task is not None:
-            self.task.cancel()
 
     @property
     def id(self) -> str:
@@ -163,8 +174,7 @@ class Scheduler:
         self._browsers = 0  # running deep audits, each with its browser
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
-        # A shared store's work queue: new audits go there, for any instance to run.
-        self.share: Callable[[Audit], Coroutine[Any, Any, None]] | None = None
+        self.share: SharedQueue | None = None
 
     # -- queries --------------------------------------------------------------------------
 
@@ -191,9 +201,7 @@ class Scheduler:
         if self._closing:
             raise ApiError(503, "shutting_down", "the server is shutting down")
         self._refuse_if_failed()
-        free_slot = self._running + len(self._queue) + self._reserved < self.config.max_workers
-        if not free_slot and len(self._queue) + self._reserved >= self.config.max_queued:
-            raise QueueFull(self.config.retry_after)
+        await self._refuse_if_full()
         self._reserved += 1
         try:
             audit = await self._create(request)
@@ -208,10 +216,26 @@ class Scheduler:
         finally:
             self._reserved -= 1
         if self.share is not None:
-            await self.share(audit)
+            await self.share.offer(audit)
             return audit
         self.adopt(audit)
         return audit
+
+    async def _refuse_if_full(self) -> None:
+        """`QueueFull` when `max_queued` audits wait: in this instance's queue, or in the
+        shared queue of all instances (counted before this audit is created, so requests
+        accepted at once on several instances can pass the limit by as many)."""
+        if self.share is not None:
+            try:
+                waiting = await self.share.depth() + self._reserved
+            except StoreError as exc:
+                raise ApiError(503, "store_unavailable", f"the queue cannot answer: {exc}") from exc
+            if waiting >= self.config.max_queued:
+                raise QueueFull(self.config.retry_after)
+            return
+        free_slot = self._running + len(self._queue) + self._reserved < self.config.max_workers
+        if not free_slot and len(self._queue) + self._reserved >= self.config.max_queued:
+            raise QueueFull(self.config.retry_after)
 
     def adopt(self, audit: Audit) -> None:
         """Queue an audit to run here (a new one, or one claimed from a shared queue)."""
@@ -303,7 +327,8 @@ class Scheduler:
         try:
             await self._update(audit, status="running", started_at=time.time())
             self.hooks.started(audit)
-            report = await self._supervise(audit, sink)
+            if not audit.stopping:  # cancelled while its record was written
+                report = await self._supervise(audit, sink)
         finally:
             self._running -= 1
             self._browsers -= audit.record.tier == BROWSER_TIER
@@ -362,9 +387,7 @@ class Scheduler:
             await self._store_changes(audit, changes)
 
     def _terminal(self, sink: AuditSink, why: str) -> Event:
-        terminal = sink.terminal
-        if terminal is None:
-            return new_event("audit_error", 0, error=why, code="cancelled")
+        terminal = sink.terminal or new_event("audit_error", 0, error=why, code="cancelled")
         if self._closing and terminal.get("code") == "cancelled":
             # Stopped by a shutdown, not by a client: say so.
             return new_event("audit_error", 0, error="the server stopped", code="interrupted")

@@ -13,7 +13,7 @@ import pytest
 
 from protocol.events import Event, new_event
 from protocol.jsonlines import to_json
-from protocol.sse import encode_event
+from protocol.sse import encode_event, encode_message
 from server.stores.errors import StoreUnavailable
 from server.stores.memory import MemoryStore
 from server.stores.sqlite import SQLiteStore, StoreSettings
@@ -204,3 +204,24 @@ async def test_a_store_that_fails_ends_the_log_without_showing_what_it_lost(
         await store.create_audit(replace(RECORD, id="b"))
     await store.close()
     assert committed_count(path) == 0
+
+
+def stored(position: int, event: Event) -> StoredEvent:
+    return StoredEvent(position, event.type, to_json(event))
+
+
+async def test_restore_shows_stored_events_in_order_skips_held_ones_and_stops_at_a_hole() -> None:
+    log = AuditLog("a1", LIMITS)
+    end_event = terminal()
+    assert log.restore([stored(1, entry(1)), stored(2, entry(2))]) == 2
+    assert log.restore([stored(2, entry(2)), stored(3, entry(3)), stored(5, entry(5))]) == 1
+    assert len(log) == 3 and not log.closed
+    assert log.restore([stored(4, end_event), stored(5, entry(5))]) == 1
+    assert log.closed and len(log) == 4
+    data, end = log.read(0, 1 << 20)
+    assert end == 4 and data == b"".join(
+        encode_message(to_json(event), event=event.type, id=n)
+        for n, event in enumerate((entry(1), entry(2), entry(3), end_event), 1)
+    )
+    with pytest.raises(RuntimeError):
+        log.append(entry(6))

@@ -15,3 +15,9 @@ def test_redis_benchmark_prints_appends_and_latency_for_both_stores() -> None:
     assert "== Worker -> client latency at 1,000 events/s" in out
     table = out.split("== Worker -> client latency")[1]
     assert "\nsqlite " in table and "\nredis " in table
+
+
+def test_cluster_benchmark_prints_fan_out_over_one_and_two_instances() -> None:
+    out = run_benchmark("bench.cluster")
+    table = out.split("== SSE fan-out over instances on one Redis")[1]
+    assert "\none " in table and "\ntwo " in table

@@ -174,6 +174,17 @@ async def test_an_owner_stopped_past_its_lease_is_fenced_when_it_resumes(
         assert ids == list(range(1, len(ids) + 1))
         record = await get_json(session, f"{a.base}/audits/{audit_id}")
         assert (record["status"], record["error_code"]) == ("error", "interrupted")
+        # Any instance's metrics count the reclaim and, once A reported it, the fencing.
+        async with asyncio.timeout(30):
+            while True:
+                async with session.get(f"{b.base}/metrics") as response:
+                    page = await response.text()
+                if all(
+                    f"veritas_cluster_{name}_total 1.0\n" in page
+                    for name in ("reclaimed", "fenced")
+                ):
+                    break
+                await asyncio.sleep(0.1)
 
 
 async def test_twenty_audits_over_two_instances_of_two_slots(

@@ -102,3 +102,21 @@ async def test_hooks_hear_each_start_and_finish_with_the_report() -> None:
     await asyncio.wait_for(audit.log.wait(1 << 30), 30)
     assert hooks.seen == [("started", audit.id, None), ("finished", audit.id, "complete")]
     await scheduler.close()
+
+
+async def test_cancel_before_the_run_began_frees_its_slot_and_ends_the_audit() -> None:
+    # A deep audit: it takes a worker slot and the one browser slot.
+    config = service_config("hang", worker_options={"after": 2}, max_workers=1)
+    scheduler = Scheduler(config, MemoryStore())
+    deep = AuditRequest(url=TARGET, target=check_url(TARGET), tier="deep_forensic")
+    audit = await scheduler.submit(deep)
+    assert audit.task is not None and scheduler.running == 1  # started, not yet run
+    await scheduler.cancel(audit.id)  # before its task had a turn of the loop
+    assert (scheduler.running, scheduler.free_slots) == (0, 1)
+    assert logged_types(audit) == ["audit_queued", "audit_error"]
+    assert terminal_code(audit) == "cancelled"
+    after = await scheduler.submit(deep)  # the browser slot is free again
+    await asyncio.wait_for(after.log.wait(2), 30)
+    assert scheduler.running == 1 and scheduler.queued == 0
+    await scheduler.cancel(after.id)
+    await scheduler.close()

@@ -49,13 +49,21 @@ _RECURRING = re.compile(
 )
 _BY_DEFAULT = re.compile(
     r"\b(automatically|auto[- ]?renew\w*|unless (you )?cancel\w*|until (you )?cancel\w*|"
-    r"then\b|after (your |the )?(free )?(trial|\d+[- ]days?|first)|starts? (automatically|after))",
+    r"then\b|after (your |the )?(free )?(trial|\d+[- ]days?|first)|starts? (automatically|after)|"
+    r"(at|after) the end of (the |your )?(free |introductory |trial |promotional )?(trial|period|"
+    r"introductory period|promotional period))",
     re.IGNORECASE,
 )
 _AUTOSTART = re.compile(
     r"\b(membership|subscription|plan|programme|program|club)\b.{0,80}\b(starts?|begins?|"
-    r"renews?|converts?|continues?|activates?)\b.{0,20}\bautomatically\b|\bautomatically\b"
-    r".{0,40}\b(enrol+ed|renew|charged|billed|start)",
+    r"renews?|converts?|continues?|activates?)\b.{0,20}\bautomatically\b|"
+    # Said to the buyer: "you will automatically be charged", not "the plan was renewed".
+    r"\b(you|your (card|account))\b[^.]{0,40}\bautomatically\b.{0,40}\b(enrol+ed|renew|charged|"
+    r"billed|start)|"
+    r"\b(subscription|membership)s?\b.{0,40}\bauto(matically)?[- ]?renew|"
+    r"\bauto(matic)?[- ]?renew(al|s)?\b.{0,20}\b(and )?(billing|fees?|charges?)\b|"
+    # A trial or membership that comes with the purchase, whether or not it was asked for.
+    r"\b(trial|membership|subscription)\b.{0,40}\bwith (this|your|every|each) (order|purchase)",
     re.IGNORECASE,
 )
 

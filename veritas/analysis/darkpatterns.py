@@ -42,6 +42,8 @@ CATEGORIES = (
 )  # fmt: skip
 # Claims that only pressure a buyer: reported only on a page that sells something.
 PRESSURE = frozenset(("Scarcity", "Urgency", "Social Proof"))
+# Add-ons pushed into or next to a purchase: there is one only where something is sold.
+UPSELL = frozenset(("pressured_selling",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +142,18 @@ RULES: tuple[Rule, ...] = (
     _rule("Misdirection", "confirmshaming", "medium",
           r"^\W*(no|nah|nope|not now|skip)\b[^!?]{0,15}\b(i|i'm|i'll|i'd|i've|me|my|"
           r"i am|i will)\b[^?]{3,80}$|\bi('?d| would) rather (pay|not|miss|stay)\b|"
-          r"\bi (don'?t|do not) (want|like|need|care)\b.{0,40}\b(sav|discount|deal|free|"
+          r"\bi (don'?t|do not) (want|like|need|care)\b.{0,80}\b(sav|discount|deal|free|"
           r"money|offer|winning)|\bi (want|like|prefer) (to )?pay(ing)? (more|full)\b|"
-          r"\bi('?ll| will) (shop|pay|continue|checkout) without\b|\bisn'?t for me\b"),
+          r"\bi('?ll| will) (shop|pay|continue|checkout) without\b|\bisn'?t for me\b|"
+          r"\b(order|continue|checkout|check out|buy|shop|proceed|purchase|pay) (it )?without "
+          r"(a |an |the |my |your |any )?(free |\w+ )?(discount|membership|savings?|offers?|gift|"
+          r"protection|warranty|insurance|deals?|rewards?|coupon)\b"),
+    # An add-on pushed at the buyer: reported only on a page that sells something.
     _rule("Misdirection", "pressured_selling", "low",
-          r"\bupgrade my (purchase|order)\b|\bdon'?t forget (the|your|to add)\b"),
+          r"\bupgrade my (purchase|order)\b|\bdon'?t forget (the|your|to add|these|this)\b|"
+          r"\bwhy not (add|get|upgrade|include)\b|\b(you'?re|you are) missing out on (these|"
+          r"this|our)\b|\badd (our |an? |the )?[\w ]{0,30}(warranty|protection( plan)?|insurance|"
+          r"coverage)\b|\b(accidental damage|extended warranty|protection plan)\b"),
     _rule("Misdirection", "trick_question", "low",
           r"\buncheck\b.{0,40}\bif you (do not|don'?t|prefer not|would not|wouldn'?t)\b|"
           r"\bif you (do not|don'?t) (wish|want) to\b.{0,80}\b(box|check|tick)"),
@@ -160,7 +169,9 @@ RULES: tuple[Rule, ...] = (
           r"\bto cancel\b.{0,60}\b(call|phone|telephone|write to|by post|by mail|in writing|"
           r"contact)\b|\bcancel\w*\b.{0,80}\b(e-?mail us|contacting|call us|calling|phone us|"
           r"by phone|in writing)\b|"
-          r"\bcancel(lation)?s? (only )?(by|via) (phone|telephone|mail|post|letter)\b"),
+          r"\bcancel(lation)?s? (only )?(by|via) (phone|telephone|mail|post|letter)\b|"
+          r"\b(contact|call|e-?mail|phone|write to) us\b.{0,40}\b(to|and we('?ll| will)) cancel|"
+          r"\bcancel\w*\b.{0,80}\b(e-?mailing us|send(ing)? us an e-?mail)"),
     _rule("Forced Action", "bundled_consent", "medium",
           r"\bagree\b.{0,60}\b(to receive|receiving) (e-?mails?|marketing|offers|newsletters?|"
           r"promotions?)\b|\bauthori[sz]e\b.{0,60}\bto contact me\b"),
@@ -331,8 +342,27 @@ _CART_LINK = re.compile(
     r"kosarica|kosarico|shopping-?cart)(\b|[/?._-])",
     re.I,
 )
+# The command of a buy button or link, the whole of its label, in the languages shops use;
+# a menu's "Buy" names a section of the site, not this offer.
+_COMMANDS = (
+    r"buy|buy (it )?now|buy tickets?|order now|purchase|add to (cart|basket|bag|trolley)|"
+    r"comprar( ahora| agora| entradas| boletos)?|kupi(te)?( sada| odmah)?|naro[čc]i(te)?|"
+    r"naru[čc]i(te)?|dodaj (u|v) ko[šs]aric[ou]|(u|v) ko[šs]aric[ou]|(jetzt )?kaufen|"
+    r"in den warenkorb|acheter|commander|ajouter au panier|bestellen|koop nu|"
+    r"in (de )?winkelwagen|k[öo]p|k[öo]p nu|l[äa]gg i varukorgen|kj[øo]p|k[øo]b|osta|"
+    r"lis[äa][äa] ostoskoriin|kup( teraz)?|do koszyka|koupit|do ko[šs][íi]ku|cump[ăa]r[ăa]|"
+    r"ad[ăa]ug[ăa] [îi]n co[șş]|v[áa]s[áa]rl[áa]s|kos[áa]rba|acquista( ora)?|"
+    r"aggiungi al carrello|a[ñn]adir al (carrito|cesta)|agregar al carrito|"
+    r"adicionar ao carrinho|sat[\u0131i]n al|sepete ekle|купить|в корзину|kupi[ťt]"
+)
+BUY_CONTROL = re.compile(
+    rf"(<(button|a)\b(?![^>]{{0,2000}}(menu|nav))[^>]{{0,2000}}>\s*(<[^>]{{0,300}}>\s*){{0,3}}|"
+    rf"<input\b[^>]{{0,300}}\bvalue=[\"'])\s*({_COMMANDS})\s*[!.]?\s*[\"'<]",
+    re.I,
+)
 _OFFER = re.compile(
-    r"schema\.org/(Product|Offer)|\"@type\"\s*:\s*\"(Product|Offer)\"|"
+    r"schema\.org/(Product|Offer)|\"@type\"\s*:\s*\[?\s*\"(Product|ProductGroup|Offer|"
+    r"AggregateOffer)\"|"
     r"itemprop=[\"']?(price|offers)\b|og:type[\"']?\s+content=[\"']?product|product:price|"
     r"id=[\"']?(add-?to-?cart|addtocart|add_to_cart|buy-?now)",
     re.I,
@@ -340,6 +370,12 @@ _OFFER = re.compile(
 
 
 _AUCTION = re.compile(r"\b(place (a |your )?bid|\d+ bids?|auction)\b", re.I)
+# What an auction's own closing clock never says: a deal, a code, a basket, an order deadline.
+_DEAL = re.compile(
+    r"\b(offers?|deals?|sales?|discounts?|promo(tion)?s?|codes?|coupons?|off|flash|carts?|"
+    r"baskets?|order (with)?in|prices? (increases?|goes up|rises?))\b",
+    re.I,
+)
 
 
 def sells(doc: html.Document, source: str) -> bool:
@@ -347,7 +383,11 @@ def sells(doc: html.Document, source: str) -> bool:
     text = doc.text
     if _OFFER.search(source):
         return True
-    buys = _BUY.search(text) or any(_CART_LINK.search(link) for link in doc.links)
+    buys = (
+        _BUY.search(text)
+        or any(_CART_LINK.search(link) for link in doc.links)
+        or BUY_CONTROL.search(source)
+    )
     return bool(buys and _PRICE.search(text))
 
 
@@ -364,9 +404,14 @@ def iter_findings(page: Page) -> Iterator[Finding]:
         if detection is None:
             continue
         # Pressure needs a sale to pressure, and a menu names sections, not this offer.
-        if detection.category in PRESSURE and (not selling or segment.navigation):
+        pressure = detection.category in PRESSURE or detection.pattern_type in UPSELL
+        if pressure and (not selling or segment.navigation):
             continue
-        if detection.pattern_type == "countdown_timer" and auction:
+        if (
+            detection.pattern_type == "countdown_timer"
+            and auction
+            and not _DEAL.search(segment.text)
+        ):
             continue  # an auction's closing time is the real end of the sale
         if detection.pattern_type in ("hidden_subscription", "hidden_costs"):
             continue  # `costs` reads these with the price, the default and the other pages

@@ -293,12 +293,17 @@ _NAV_WORDS = frozenset(
 _NAV_SPLIT = re.compile(r"[-_\s]+")
 
 
+# The page's frame: a class such as "hidden-menu" or "menu-open" on it is a state of the
+# page's menu, never a sign that the whole page is one.
+_FRAMES = frozenset(("html", "body", "main"))
+
+
 def _is_navigation(node: LexborNode) -> bool:
     """A nav element, a navigation landmark, or an element its class or id calls a menu."""
     if node.tag == "nav":
         return True
     attrs = node.attributes
-    if not attrs:
+    if not attrs or node.tag in _FRAMES:
         return False
     if (attrs.get("role") or "").lower() in ("navigation", "menu", "menubar"):
         return True

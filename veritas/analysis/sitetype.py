@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 from veritas.analysis import html
+from veritas.analysis.darkpatterns import BUY_CONTROL
 from veritas.analysis.forms import carries
 from veritas.analysis.result import SiteType
 from veritas.page import Page, Site
@@ -27,6 +28,7 @@ _CUES: Mapping[str, tuple[tuple[float, re.Pattern[str]], ...]] = {
                 r"agregar al carrito|adicionar (ao|à) (carrinho|sacola)|aggiungi al carrello|"
                 r"in (de )?winkel(wagen|mand)|dodaj do koszyka|l[äa]gg i varukorgen|"
                 r"l[æa]g i kurv|legg i handlekurv|カートに入れる|加入购物车|sepete ekle|в корзину|"
+                r"購物車|购物车|結帳|结账|立即購買|立即购买|장바구니|"
                 r"p[řr]idat do ko[šs][íi]ku|kos[áa]rba",
                 re.I,
             ),
@@ -35,7 +37,8 @@ _CUES: Mapping[str, tuple[tuple[float, re.Pattern[str]], ...]] = {
             1.5,
             re.compile(
                 r"(?:[$£€¥₹]|R\$|zł|CHF|USD|EUR|GBP)\s?\d[\d.,]*|"
-                r"\d[\d.,]*\s?(?:[$£€¥₹]|zł|Kč|kr|CHF|EUR|USD)\b|\bfree shipping|\bin stock\b",
+                r"\d[\d.,]*\s?(?:[$£€¥₹](?!\w)|(?:zł|Kč|kr|kn|CHF|EUR|USD)\b)|\bfree shipping|"
+                r"\bin stock\b",
                 re.I,
             ),
         ),
@@ -96,6 +99,8 @@ _MARKUP: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    # A buy button or link whose whole label is the command, in the shop's language.
+    ("ecommerce", 2.5, BUY_CONTROL),
     (
         "blog_content",
         3.0,

@@ -8,7 +8,8 @@ from typing import Any
 from tests.veritas.analysis.pushy_shop import HONEST, PUSHY, serve
 from tests.veritas.analysis.sites import page
 from tests.veritas.worker import run_worker
-from veritas.analysis.costs import fee_rows, hidden_fees
+from veritas.analysis import html
+from veritas.analysis.costs import fee_rows, hidden_fees, subscriptions
 from veritas.page import Site
 
 
@@ -56,3 +57,29 @@ def test_delivery_and_tax_rows_are_ordinary_costs() -> None:
 def test_a_checkout_alone_is_not_compared_with_anything() -> None:
     site = Site((page("https://shop.example.com/checkout", PUSHY["/checkout"]),))
     assert hidden_fees(site) == []
+
+
+def _subscription_evidence(*paragraphs: str) -> list[str]:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    doc = html.parse(f"<html><body>{body}</body></html>", "https://shop.example.com/p")
+    return [f.evidence for f in subscriptions(doc)]
+
+
+def test_renewal_terms_that_charge_by_default_are_hidden_subscriptions() -> None:
+    terms = [
+        "Your Plus subscription auto-renews every year.",
+        "First year $1.99 per month; at the end of the introductory period you pay $4.99/month.",
+        "Includes a 14-day Gold Club trial with your purchase.",
+    ]
+    assert _subscription_evidence(*terms) == terms
+
+
+def test_a_plan_or_a_subscription_without_a_default_charge_is_not_hidden() -> None:
+    assert (
+        _subscription_evidence(
+            "The council's plan was automatically renewed by the new cabinet.",
+            "Subscriptions can be paused or cancelled from your account page.",
+            "Continue without an account",
+        )
+        == []
+    )

@@ -48,3 +48,14 @@ def test_visible_elements_are_known_by_id_and_class() -> None:
     assert doc.visible["#main"] == "body > div#main"
     assert ".stock" in doc.visible
     assert ".sr-only" not in doc.visible
+
+
+def test_a_menu_state_class_on_the_body_does_not_make_the_page_a_menu() -> None:
+    doc = html.parse(
+        '<html><body class="menu-closed product-page"><nav class="menu"><p>Shoes</p></nav>'
+        '<div class="main-menu"><p>Bags</p></div><main class="menu-open"><p>Only 2 left</p>'
+        "</main></body></html>",
+        "https://shop.example.com/",
+    )
+    navigation = {s.text: s.navigation for s in doc.segments}
+    assert navigation == {"Shoes": True, "Bags": True, "Only 2 left": False}
