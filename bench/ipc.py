@@ -9,6 +9,10 @@ Systems, run interleaved (one run of each, then again):
   pipe+sqlite-early  the same store, events visible before their commit (the old order)
   stdout    ours: `##VERITAS ` JSON lines on stdout, read by the same `Intake`
   manager   the design replaced: `Manager().Queue(1000)`, `await asyncio.to_thread(q.get)`
+  pipe-raw  the pipe's own limit: the same child and pipe, the reader only counts bytes
+            (no decoding, nothing kept; flood runs only)
+A system named `SYSTEM@uvloop` (e.g. `pipe@uvloop`, on request) is that system with the
+reader on uvloop, as `python -m server --loop uvloop` runs it.
 Every event goes through protocol validation and into `server.streaming.log.AuditLog`
 (encoded to SSE bytes once), which is what the server does with it. The reader is this
 process, so its CPU is `time.process_time()`; the child reports its own CPU in its final event.
@@ -36,13 +40,15 @@ from bench import cli, mpqueue
 from bench.recorder import RecordedLog, Recorder
 from bench.stats import Table, fmt, goal, median, percentile, ratio
 from bench.stream import SCREENSHOT_BYTES, EventStream
+from server.__main__ import event_loop_factory
 from server.stores.sqlite import SQLiteStore
 from server.stores.store import Store
 from server.streaming.intake import Intake, IntakeLimits
 from server.streaming.log import LogLimits
 
 ROOT: Final = Path(__file__).resolve().parent.parent
-SYSTEMS: Final = ("pipe", "pipe+sqlite", "pipe+sqlite-early", "stdout", "manager")
+SYSTEMS: Final = ("pipe", "pipe+sqlite", "pipe+sqlite-early", "stdout", "manager", "pipe-raw")
+RAW: Final = "pipe-raw"
 STORES: Final = {"pipe+sqlite": True, "pipe+sqlite-early": False}  # durable visibility
 PIPE_SIZE: Final = 1024 * 1024  # F_SETPIPE_SZ: big frames cross in fewer reads
 RUN_LIMIT_SECONDS: Final = 120.0
@@ -145,6 +151,53 @@ async def run_ours(
     return _finish(recorder, t0, cpu0, count, f"{mode} emitter exited {proc.returncode}")
 
 
+class ByteCounter(asyncio.Protocol):
+    """Reads a pipe to its end, noting only how many bytes came and when."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.first_ns = self.last_ns = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_ns = time.monotonic_ns()
+        self.first_ns = self.first_ns or self.last_ns
+        self.bytes += len(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def run_raw(count: int) -> Run:
+    """The flood's frames through the same pipe into a reader that does nothing with them."""
+    read_end, write_end = _pipe(PIPE_SIZE)
+    args = ["--ipc", "pipe", "--ipc-fd", str(write_end), "--count", str(count), "--rate", "0"]
+    cpu0, t0 = time.process_time(), time.monotonic_ns()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.emitter", *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        pass_fds=(write_end,), cwd=ROOT,
+    )  # fmt: skip
+    os.close(write_end)
+    counter = ByteCounter()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: counter, os.fdopen(read_end, "rb", buffering=0))
+    try:
+        await asyncio.wait_for(asyncio.gather(proc.wait(), counter.done), RUN_LIMIT_SECONDS)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return Run(
+        events=count,
+        seconds=max(counter.last_ns - counter.first_ns, 1) / 1e9,
+        first_event_ms=(counter.first_ns - t0) / 1e6,
+        reader_cpu=time.process_time() - cpu0,
+        child_cpu=math.nan,  # the child's result event is not decoded here
+    )
+
+
 def _pipe(size: int) -> tuple[int, int]:
     read_end, write_end = os.pipe()
     # Above /proc/sys/fs/pipe-max-size the call fails; the default size still works.
@@ -176,7 +229,9 @@ def _finish(recorder: Recorder, t0: int, cpu0: float, count: int, what: str) -> 
     )
 
 
-async def run_one(system: str, kind: str, sizes: Sizes) -> Run:
+async def run_one(system: str, kind: str, sizes: Sizes) -> Run | None:
+    if system == RAW:
+        return await run_raw(sizes.flood) if kind == "flood" else None
     manager = system == "manager"
     if kind == "flood":
         count = sizes.flood_manager if manager else sizes.flood
@@ -193,12 +248,16 @@ async def run_one(system: str, kind: str, sizes: Sizes) -> Run:
     return await run_ours(system, count, rate, shots)
 
 
-async def measure(sizes: Sizes, systems: Sequence[str]) -> dict[tuple[str, str], list[Run]]:
+def measure(sizes: Sizes, systems: Sequence[str]) -> dict[tuple[str, str], list[Run]]:
+    """Every run on a fresh event loop: the standard one, or uvloop for `SYSTEM@uvloop`."""
     runs: dict[tuple[str, str], list[Run]] = {}
     for _ in range(sizes.repeats):
         for kind in ("flood", "shots", "paced"):
             for system in systems:
-                runs.setdefault((system, kind), []).append(await run_one(system, kind, sizes))
+                base, _, loop = system.partition("@")
+                with asyncio.Runner(loop_factory=event_loop_factory(loop or "asyncio")) as runner:
+                    run = runner.run(run_one(base, kind, sizes))
+                runs.setdefault((system, kind), []).extend([run] if run else [])
     return runs
 
 
@@ -215,15 +274,15 @@ class Row:
 
 
 def summarize(runs: dict[tuple[str, str], list[Run]], system: str) -> Row:
-    flood, shots, paced = (runs[(system, k)] for k in ("flood", "shots", "paced"))
+    flood, shots, paced = (runs.get((system, k), []) for k in ("flood", "shots", "paced"))
     small, big = event_bytes(False), event_bytes(True)
     every = flood + shots + paced
     return Row(
         events_s=median([r.events / r.seconds for r in flood]),
         mb_s=median([r.events * small / r.seconds / 1e6 for r in flood]),
         shots_mb_s=median([r.events * big / r.seconds / 1e6 for r in shots]),
-        p50_us=median([percentile(r.latencies_ns, 50) / 1e3 for r in paced]),
-        p99_us=median([percentile(r.latencies_ns, 99) / 1e3 for r in paced]),
+        p50_us=median([percentile(r.latencies_ns, 50) / 1e3 for r in paced if r.latencies_ns]),
+        p99_us=median([percentile(r.latencies_ns, 99) / 1e3 for r in paced if r.latencies_ns]),
         first_ms=median([r.first_event_ms for r in every]),
         reader_us=median([r.reader_cpu / r.events * 1e6 for r in flood]),
         child_us=median([r.child_cpu / r.events * 1e6 for r in flood]),
@@ -243,9 +302,9 @@ def report(rows: dict[str, Row], sizes: Sizes, mode: str) -> str:
             fmt(row.reader_us, 2), fmt(row.child_us, 2),
         )  # fmt: skip
     base = rows.get("manager")
-    for system in SYSTEMS[:-1]:
-        if base is not None and system in rows:
-            table.note(_ratios(system, rows[system], base))
+    for system, row in rows.items():
+        if base is not None and system not in ("manager", RAW):
+            table.note(_ratios(system, row, base))
     table.note(
         f"flood: {sizes.flood:,} events (manager {sizes.flood_manager:,}), 200 KiB run: "
         f"{sizes.shots} (manager {sizes.shots_manager}), paced: {sizes.paced:,} at "
@@ -257,6 +316,16 @@ def report(rows: dict[str, Row], sizes: Sizes, mode: str) -> str:
             table.note(
                 f"goal {system} >= 50x manager events/s: {fmt(times, 1)}x, {goal(times >= 50)}"
             )
+    for system, row in rows.items():
+        plain = system.partition("@")[0]
+        if plain != system and plain in rows:
+            times = ratio(row.events_s, rows[plain].events_s)
+            table.note(f"{system} / {plain} events/s: {fmt(times, 2)}x (same run, interleaved)")
+    if RAW in rows and "pipe" in rows:
+        table.note(
+            f"pipe events/s = {fmt(100 * ratio(rows['pipe'].events_s, rows[RAW].events_s))} % "
+            f"of the pipe's raw limit (pipe-raw: the same bytes, read and dropped)"
+        )
     table.note("with a store, an event counts (throughput, latency) once it is visible")
     return table.render()
 
@@ -279,8 +348,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     mode, sizes = cli.chosen_sizes(args, SIZES)
-    systems = [s for s in args.systems.split(",") if s in SYSTEMS]
-    runs = asyncio.run(measure(sizes, systems))
+    systems = [s for s in args.systems.split(",") if s.partition("@")[0] in SYSTEMS]
+    runs = measure(sizes, systems)
     rows = {system: summarize(runs, system) for system in systems}
     print(report(rows, sizes, mode), flush=True)
     return 0 if all(not math.isnan(r.events_s) for r in rows.values()) else 1

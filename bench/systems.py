@@ -160,12 +160,13 @@ class Ours:
 
 @contextlib.asynccontextmanager
 async def ours(
-    folder: Path, events: int, rate: float, store: str = "durable"
+    folder: Path, events: int, rate: float, store: str = "durable", loop: str = "asyncio"
 ) -> AsyncIterator[Ours]:
     """`store`: "durable" (SQLite, events visible once committed: the server's default),
     "durable-normal" (the same with `synchronous=NORMAL`: no fsync per commit, so safe from
     a killed process but not from power loss), "early" (SQLite, events visible before
-    their commit: the design before group commit), "memory" (no store)."""
+    their commit: the design before group commit), "memory" (no store). `loop`: the
+    server's `--loop`."""
     start_file = folder / "go"
     emitter = f"{sys.executable} -m bench.emitter --count {events} --rate {rate}"
     env = {
@@ -175,6 +176,7 @@ async def ours(
         "VERITAS_DURABLE_VISIBILITY": "0" if store == "early" else "1",
         "VERITAS_STORE_SYNCHRONOUS": "NORMAL" if store == "durable-normal" else "FULL",
         "PYTHONPATH": str(ROOT),
+        "VERITAS_LOOP": loop,
     }
     data_dir = "" if store == "memory" else str(folder / "data")
 

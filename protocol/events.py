@@ -221,15 +221,36 @@ def to_wire(event: Event) -> dict[str, Any]:
 
 def from_wire(obj: object) -> Event:
     """Validate a decoded map and return the event it describes."""
-    if type(obj) is dict and _plainly_valid(obj):
-        fields = dict(obj)
-        del fields["v"], fields["type"], fields["seq"], fields["ts"]
-        return Event(obj["type"], obj["seq"], float(obj["ts"]), fields)
+    if type(obj) is dict:
+        type_ = obj.get("type")
+        quick = _QUICK.get(type_) if type(type_) is str else None
+        if quick is not None and quick(obj):
+            fields = obj.copy()
+            del fields["v"], fields["type"], fields["seq"], fields["ts"]
+            return _valid_event(obj["type"], obj["seq"], float(obj["ts"]), fields)
     return _checked(obj)
 
 
+# A frozen dataclass's __init__ sets each slot through `object.__setattr__` by name; the
+# slots' own descriptors do the same in about half the time, which a flood notices.
+_new_event_object: Final = object.__new__
+_set_type, _set_seq, _set_ts, _set_fields = (
+    vars(Event)[name].__set__ for name in ("type", "seq", "ts", "fields")
+)
+
+
+def _valid_event(type_: str, seq: int, ts: float, fields: dict[str, Any]) -> Event:
+    """`Event(type_, seq, ts, fields)` for values that have just passed validation."""
+    event: Event = _new_event_object(Event)
+    _set_type(event, type_)
+    _set_seq(event, seq)
+    _set_ts(event, ts)
+    _set_fields(event, fields)
+    return event
+
+
 def _checked(obj: object) -> Event:
-    """The full validation, which names the first bad field; the reference for `_plainly_valid`."""
+    """The full validation, which names the first bad field; the reference for `_QUICK`."""
     if not isinstance(obj, Mapping):
         raise SchemaError("", f"an event must be a map, not {type(obj).__name__}")
     version = obj.get("v")
@@ -258,10 +279,13 @@ def _checked(obj: object) -> Event:
 
 # The fast path. Readers validate every event they receive (hundreds of thousands a second
 # in a flood), and nearly all of them are maps of ASCII strings and small numbers, at most
-# one level deep. `_plainly_valid` accepts exactly those with cheap exact-type tests and
+# one level deep. `_QUICK[type]` accepts exactly those with cheap exact-type tests and
 # sends everything else (deeper nesting, non-ASCII text, anything wrong) to `_checked`, so
-# it can only be stricter than the full check, never looser.
-Quick = Callable[[Any], bool]
+# it can only be stricter than the full check, never looser (tests/protocol compares them).
+# Each type's test is generated once, at import, as one flat function: a call per field
+# (closures, lambdas) cost more than the tests themselves, and this is the reader's
+# largest step per event after msgpack.
+Quick = Callable[[dict[Any, Any]], bool]
 _MISSING: Final = object()
 
 
@@ -278,10 +302,23 @@ def _scalar(value: Any) -> bool:
 
 
 def _scalar_map(value: Any) -> bool:
+    """A map of ASCII keys to `_scalar` values (the tests of `_scalar` inlined: hot loop)."""
     if type(value) is not dict:
         return False
-    for k, v in value.items():  # a plain loop: generators cost more than the tests here
-        if type(k) is not str or not k.isascii() or not _scalar(v):
+    for k, v in value.items():
+        if type(k) is not str or not k.isascii():
+            return False
+        kind = type(v)
+        if kind is str:
+            if not v.isascii():
+                return False
+        elif kind is int:
+            if not -_INT64 <= v < _INT64:
+                return False
+        elif kind is float:
+            if not math.isfinite(v):
+                return False
+        elif v is not None and kind is not bool:
             return False
     return True
 
@@ -290,87 +327,88 @@ def _scalar_list(value: Any) -> bool:
     return type(value) is list and all(_scalar(v) for v in value)
 
 
-def _quick_check(spec: Field) -> Quick | None:
-    low, high = spec.bounds or (-_INT64, _INT64 - 1)
-    if spec.kind == "str" and spec.choices is not None:
-        choices = frozenset(spec.choices)
-        return lambda v: type(v) is str and v in choices
-    if spec.kind == "str":
-        return lambda v: type(v) is str and v.isascii()
-    if spec.kind == "int":
-        return lambda v: type(v) is int and low <= v <= high and -_INT64 <= v < _INT64
-    if spec.kind == "number":
-        return lambda v: (
-            (type(v) is float and math.isfinite(v) and low <= v <= high)
-            or (type(v) is int and low <= v <= high and -_INT64 <= v < _INT64)
-        )
-    if spec.kind == "bool":
-        return lambda v: type(v) is bool
-    if spec.kind == "bytes":
-        return lambda v: type(v) is bytes
-    if spec.kind == "list":
-        return _scalar_list
-    return _quick_map(spec.required or {})
-
-
-def _quick_map(required: Mapping[str, Field]) -> Quick | None:
-    checks = _quick_checks(required)
-    if checks is None:
-        return None  # a required value is a container itself: only the full check
-    return lambda v: _scalar_map(v) and all(check(v.get(name, _MISSING)) for name, check in checks)
-
-
-def _quick_checks(fields: Mapping[str, Field]) -> tuple[tuple[str, Quick], ...] | None:
-    checks = [(name, _quick_check(f)) for name, f in fields.items()]
-    if any(check is None for _, check in checks):
-        return None
-    return tuple((name, check) for name, check in checks if check is not None)
-
-
-@dataclass(frozen=True, slots=True)
-class _QuickSpec:
-    min_seq: int
-    checks: tuple[tuple[str, Quick], ...]
-    known: frozenset[str]  # the common keys and the type's fields
-
-
-def _quick_spec(spec: EventSpec) -> _QuickSpec | None:
-    checks = _quick_checks(spec.fields)
-    if checks is None:
-        return None
-    min_seq = 1 if spec.origin == "worker" else 0
-    return _QuickSpec(min_seq, checks, COMMON_KEYS | frozenset(spec.fields))
-
-
-_QUICK: Final = {type_: _quick_spec(spec) for type_, spec in EVENT_SPECS.items()}
-
-
-def _plainly_valid(obj: dict[Any, Any]) -> bool:
-    type_ = obj.get("type")
-    quick = _QUICK.get(type_) if type(type_) is str else None
-    if quick is None:
-        return False
-    checks = quick.checks
-    extra = len(obj) - len(checks) - 4
-    version, seq, ts = obj.get("v"), obj.get("seq", _MISSING), obj.get("ts", _MISSING)
-    if extra < 0 or type(version) is not int or version != PROTOCOL_VERSION:
-        return False
-    if type(seq) is not int or not quick.min_seq <= seq < _INT64:
-        return False
-    if not ((type(ts) is float and math.isfinite(ts)) or (type(ts) is int and abs(ts) < _INT64)):
-        return False
-    for name, check in checks:
-        if not check(obj.get(name, _MISSING)):
-            return False
-    return extra == 0 or _plain_extras(obj, quick.known)
-
-
 def _plain_extras(obj: dict[Any, Any], known: frozenset[str]) -> bool:
     return all(
         type(k) is str and (_scalar(v) or type(v) is bytes)
         for k, v in obj.items()
         if k not in known
     )
+
+
+class _QuickSource:
+    """The source of one type's quick test; constants are passed by name, never as text."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {
+            "isfinite": math.isfinite,
+            "I64": _INT64,
+            "M": _MISSING,
+            "scalar_map": _scalar_map,
+            "scalar_list": _scalar_list,
+            "plain_extras": _plain_extras,
+        }
+
+    def const(self, value: object) -> str:
+        name = f"K{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def add(self, depth: int, line: str) -> None:
+        self.lines.append(" " * depth + line)
+
+    def field(self, getter: str, name: str, spec: Field, depth: int) -> None:
+        self.add(depth, f"v = {getter}({name!r}, M)")
+        low, high = (self.const(b) for b in spec.bounds or (-_INT64, _INT64 - 1))
+        if spec.kind == "number":
+            self.add(depth, "if type(v) is float:")
+            self.add(depth + 1, f"if not (isfinite(v) and {low} <= v <= {high}): return False")
+            self.add(depth, f"elif type(v) is not int or not {low} <= v <= {high}: return False")
+            self.add(depth, "elif not -I64 <= v < I64: return False")
+            return
+        if spec.kind == "map":
+            self.add(depth, "if not scalar_map(v): return False")
+            self.add(depth, f"m{depth} = v.get")
+            for inner, inner_spec in (spec.required or {}).items():
+                self.field(f"m{depth}", inner, inner_spec, depth)
+            return
+        tests = {
+            "str": "type(v) is not str or not v.isascii()",
+            "int": f"type(v) is not int or not {low} <= v <= {high} or not -I64 <= v < I64",
+            "bool": "type(v) is not bool",
+            "bytes": "type(v) is not bytes",
+            "list": "not scalar_list(v)",
+        }
+        test = tests[spec.kind]
+        if spec.kind == "str" and spec.choices is not None:
+            test = f"type(v) is not str or v not in {self.const(frozenset(spec.choices))}"
+        self.add(depth, f"if {test}: return False")
+
+
+def _quick(spec: EventSpec) -> Quick:
+    source = _QuickSource()
+    min_seq = 1 if spec.origin == "worker" else 0
+    known = source.const(COMMON_KEYS | frozenset(spec.fields))
+    source.add(0, "def quick(o):")
+    source.add(1, "g = o.get")
+    source.add(1, "v = g('v', M)")
+    source.add(1, f"if type(v) is not int or v != {PROTOCOL_VERSION}: return False")
+    source.add(1, "v = g('seq', M)")
+    source.add(1, f"if type(v) is not int or not {min_seq} <= v < I64: return False")
+    source.add(1, "v = g('ts', M)")
+    source.add(1, "if type(v) is float:")
+    source.add(2, "if not isfinite(v): return False")
+    source.add(1, "elif type(v) is not int or not abs(v) < I64: return False")
+    for name, field in spec.fields.items():
+        source.field("g", name, field, 1)
+    # All known keys are present by now, so a longer map holds extra keys.
+    source.add(1, f"return len(o) == {4 + len(spec.fields)} or plain_extras(o, {known})")
+    exec("\n".join(source.lines), source.names)  # our own text, built above from the specs
+    quick: Quick = source.names["quick"]
+    return quick
+
+
+_QUICK: Final = {type_: _quick(spec) for type_, spec in EVENT_SPECS.items()}
 
 
 def _check_fields(values: Mapping[str, Any], specs: Mapping[str, Field], prefix: str) -> None:

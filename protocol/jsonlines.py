@@ -66,11 +66,15 @@ def to_json(event: Event) -> str:
     orjson differs from the standard library's encoding, which then makes it instead, so
     the text is always the same (tests/protocol/test_jsonlines.py compares the two).
     """
-    wire = to_json_map(event)
+    wire = to_wire(event)
     try:
         fast = orjson.dumps(wire)
-    except TypeError:  # what orjson does not take (a key that is not text): the reference
-        return _ENCODER.encode(wire)
+    except TypeError:  # a bytes field (orjson takes no bytes), or a key that is not text
+        wire = to_json_map(event)
+        try:
+            fast = orjson.dumps(wire)
+        except TypeError:
+            return _ENCODER.encode(wire)
     if fast.isascii() and not _needs_reference(fast):
         return fast.decode("ascii")
     return _ENCODER.encode(wire)

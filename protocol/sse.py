@@ -13,17 +13,23 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from protocol.events import Event
+from protocol.events import EVENT_SPECS, Event
 from protocol.jsonlines import to_json
 
 _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 _FIELD_UNSAFE: Final = re.compile(r"[\r\n\0]")
 
 
+# Event names that need no cleaning (every protocol type is one): the common case skips it.
+_PLAIN_NAMES: Final = frozenset(EVENT_SPECS)
+
+
 def encode_message(data: str, *, event: str | None = None, id: str | int | None = None) -> bytes:
+    if type(id) is int and event in _PLAIN_NAMES and "\n" not in data and "\r" not in data:
+        # The common case, an audit event (compact JSON holds no line break): one format.
+        return f"id: {id}\nevent: {event}\ndata: {data}\n\n".encode()
     parts: list[str] = []
     if _is_one_line(data) and type(id) is int and event is not None and _is_one_line(event):
-        # The common case, an audit event (compact JSON holds no line break): one format.
         return f"id: {id}\nevent: {event.replace(chr(0), '')}\ndata: {data}\n\n".encode()
     if id is not None:
         parts.append(f"id: {_FIELD_UNSAFE.sub('', str(id))}\n")

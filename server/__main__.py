@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import importlib
 import logging
 import os
 import sys
@@ -39,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     config = replace(config, max_connections=budget)
     warn_if_unguarded(config)
     try:
-        asyncio.run(serve(create_app(config), config, announce(config)))
+        loop_factory = event_loop_factory(config.event_loop)
+    except ImportError:
+        print(f"veritas-server: --loop {config.event_loop}: not installed", file=sys.stderr)
+        return 2
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve(create_app(config), config, announce(config)))
     except OSError as exc:
         if exc.errno not in LISTEN_ERRORS:
             raise
@@ -49,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     return 0
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """None for the standard loop; uvloop's factory (ImportError when it is missing)."""
+    if name == "asyncio":
+        return None
+    # Imported by name: an optional package, absent from most installs and from type checks.
+    factory: Callable[[], asyncio.AbstractEventLoop] = importlib.import_module(name).new_event_loop
+    return factory
 
 
 def why(exc: OSError) -> str:

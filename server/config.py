@@ -29,6 +29,8 @@ from server.streaming.sse import SseSettings
 
 STORE_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 ON_LOST: Final = ("interrupted", "requeue")
+# The standard loop, or uvloop (an optional package) where it measures faster.
+EVENT_LOOPS: Final = ("asyncio", "uvloop")
 DEFAULT_TIER_SECONDS: Final = {"quick_scan": 30.0, "standard_audit": 90.0, "deep_forensic": 180.0}
 
 
@@ -92,6 +94,7 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()  # browser origins allowed, or ("*",)
     log_format: str = "text"  # or "json": one object per line
     log_level: str = "INFO"
+    event_loop: str = "asyncio"  # or "uvloop" when it is installed (docs/benchmarks.md)
 
     def __post_init__(self) -> None:
         for name in ("max_workers", "max_browsers", "max_queued", "retry_after", "max_body_bytes"):
@@ -163,6 +166,8 @@ class ServerConfig:
             raise ConfigError("list_default_limit must not exceed list_max_limit")
         if self.worker_command is not None and not self.worker_command:
             raise ConfigError("worker_command must not be empty")
+        if self.event_loop not in EVENT_LOOPS:
+            raise ConfigError(f"VERITAS_LOOP must be one of {', '.join(EVENT_LOOPS)}")
 
     def time_limit(self, tier: str) -> float:
         return self.tier_seconds[tier] + self.time_margin
@@ -313,6 +318,7 @@ ENVIRONMENT: Final[Mapping[str, tuple[str, Callable[[str], Any]]]] = {
     "VERITAS_CORS_ORIGINS": ("cors_origins", _origins),
     "VERITAS_LOG_FORMAT": ("log_format", lambda s: s.strip().lower()),
     "VERITAS_LOG_LEVEL": ("log_level", lambda s: s.strip().upper()),
+    "VERITAS_LOOP": ("event_loop", lambda s: s.strip().lower()),
 }
 
 
@@ -356,8 +362,13 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
     parser.add_argument(
         "--store", help="redis://HOST:PORT/DB to share audits between instances (VERITAS_STORE)"
     )
+    parser.add_argument(
+        "--loop", choices=EVENT_LOOPS, help="the event loop (VERITAS_LOOP); default asyncio"
+    )
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {}
+    if args.loop is not None:
+        flags["event_loop"] = args.loop
     if args.host is not None:
         flags["host"] = args.host
     if args.port is not None:

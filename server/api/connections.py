@@ -16,9 +16,11 @@ unknown `Content-Encoding`) get the JSON error shape and a debug log line, not a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import resource
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,6 +35,7 @@ logger: Final = logging.getLogger("server.api.connections")
 # event loop, the store and its journal, logs, and one connection being refused.
 FIXED_RESERVE: Final = 32
 PER_WORKER_RESERVE: Final = 8  # a worker's pipes and process handle
+_TIMER_CONTEXT: Final = contextvars.Context()
 REFUSAL: Final = json.dumps(
     ApiError(503, "too_many_connections", "too many open connections; retry later").body()
 ).encode()
@@ -118,6 +121,9 @@ class Connections:
 class GuardedHandler(web.RequestHandler):
     """aiohttp's connection handler, counted by `Connections` and held to a head deadline."""
 
+    # aiohttp's handler has slots: without these, each connection would also get a __dict__.
+    __slots__ = ("_connections", "_head_timer")
+
     def __init__(self, connections: Connections, manager: web.Server, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._connections = connections
@@ -179,7 +185,10 @@ class GuardedHandler(web.RequestHandler):
 
     def _arm_head_timer(self) -> None:
         loop = asyncio.get_running_loop()
-        self._head_timer = loop.call_later(self._connections.limits.header_timeout, self._head_late)
+        delay = self._connections.limits.header_timeout
+        # A shared, empty context: the timer reads no context variables, and a copy of the
+        # current one for every connection is memory an idle connection keeps.
+        self._head_timer = loop.call_later(delay, self._head_late, context=_TIMER_CONTEXT)
 
     def _disarm_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -206,9 +215,13 @@ def _refusal() -> bytes:
 
 
 @web.middleware
-async def request_state(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Marks the connection as inside a request, so no limit closes it under the handler."""
+def request_state(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """Marks the connection as inside a request, so no limit closes it under the handler.
+
+    Not a coroutine: it hands back the handler's own awaitable, so a request (an event
+    stream that lasts for hours among them) holds no suspended frame of this middleware.
+    """
     protocol = request.protocol
     if isinstance(protocol, GuardedHandler):
         protocol.begin_request()
-    return await handler(request)
+    return handler(request)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from protocol.errors import ProtocolError, SchemaError
-from protocol.events import IPC_MODES, Event, new_event
+from protocol.events import IPC_MODES, SERVER_TYPES, Event, new_event
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 from protocol.jsonlines import DEFAULT_MAX_LINE_SIZE, ForeignLine, LineDecoder
 
@@ -44,6 +44,7 @@ DEFAULT_COMPARE_LIMIT: Final = 16384
 DEFAULT_STDERR_TAIL_LINES: Final = 40
 DEFAULT_LOG_LINES: Final = 200
 DEFAULT_LOG_LINE_CHARS: Final = 2000
+_NOTED_TYPES: Final = frozenset({"audit_result", "phase_error"})  # the intake keeps a field
 
 
 class EventSink(Protocol):
@@ -110,6 +111,22 @@ class Sequencer:
         else:
             self._hold(event)
         return True
+
+    def offer_many(self, events: list[Event], channel: str) -> None:
+        """`offer` each event in turn; the common case (the next seq, nothing held, no
+        comparing) is decided here without a call per event."""
+        if self.comparing:
+            for event in events:
+                self.offer(event, channel)
+            return
+        deliver = self._deliver
+        for event in events:
+            if event.seq != self.next_seq or self._held:
+                self.offer(event, channel)
+                continue
+            self.next_seq += 1
+            self.accepted += 1
+            deliver(event)
 
     def stop_comparing(self) -> None:
         """One channel is gone: its missing copies are no longer differences."""
@@ -344,15 +361,30 @@ class Intake:
     def _pipe_data(self, data: bytes) -> None:
         if self._closed or self._pipe_broken:
             return
+        events: list[Event] = []
+        error: ProtocolError | None = None
         try:
             self._frames.feed(data)
-            for event in self._frames:
-                _require_worker_event(event)
-                self._offer(event, "pipe")
+            self._frames.decode_into(events)  # a read's frames at once, up to a bad one
         except ProtocolError as exc:
-            self._break_pipe(f"bad frame from the worker: {exc}")
+            error = exc
+        try:
+            error = self._offer_worker_events(events, "pipe") or error
+            if error is not None:
+                self._break_pipe(f"bad frame from the worker: {error}")
         finally:
             self._hand_on()
+
+    def _offer_worker_events(self, events: list[Event], channel: str) -> SchemaError | None:
+        """Offer `events` up to the first server event (refused: returned, not offered)."""
+        refused: Event | None = None
+        for index, event in enumerate(events):
+            if event.type in SERVER_TYPES:
+                refused, events = event, events[:index]
+                break
+        if not self._closed:
+            self.sequencer.offer_many(events, channel)
+        return None if refused is None else _server_event_error(refused)
 
     def _pipe_end(self) -> None:
         if self._frames.buffered and not (self._closed or self._pipe_broken):
@@ -433,10 +465,11 @@ class Intake:
     def _deliver(self, event: Event) -> None:
         if self.first_event_at is None:
             self.first_event_at = asyncio.get_running_loop().time()
-        if event.type == "audit_result":
-            self.result = event["result"]
-        elif event.type == "phase_error":
-            self.last_error = event["error"]
+        if event.type in _NOTED_TYPES:
+            if event.type == "audit_result":
+                self.result = event["result"]
+            else:
+                self.last_error = event["error"]
         self._outbox.append(event)
 
     def _hand_on(self) -> None:
@@ -465,4 +498,8 @@ async def _connect(file: Any, reader: ChannelReader) -> ChannelReader:
 
 def _require_worker_event(event: Event) -> None:
     if event.from_server:
-        raise SchemaError("type", f"{event.type!r} is a server event; a worker may not send it")
+        raise _server_event_error(event)
+
+
+def _server_event_error(event: Event) -> SchemaError:
+    return SchemaError("type", f"{event.type!r} is a server event; a worker may not send it")

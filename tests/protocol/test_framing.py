@@ -122,3 +122,57 @@ def test_random_bytes_raise_only_protocol_errors(data: bytes, chunk: int) -> Non
                 pass
     except ProtocolError:
         pass
+
+
+# -- decode_into: a read's frames in one call, the same events as iterating
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(sorted(EVENT_SPECS)), max_size=12), st.integers(1, 300))
+def test_decode_into_gives_the_events_iteration_gives_in_any_chunking(
+    types: list[str], chunk: int
+) -> None:
+    data = b"".join(encode_frame(example(type_, seq)) for seq, type_ in enumerate(types, 1))
+    decoder = FrameDecoder()
+    out: list[Event] = []
+    for start in range(0, len(data), chunk):
+        decoder.feed(data[start : start + chunk])
+        decoder.decode_into(out)
+    assert out == decode_all(data)
+    assert decoder.buffered == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (msgpack.packb({"v": 1, "type": "nope", "seq": 1, "ts": 1.0}), SchemaError),
+        (b"\xc1", FrameError),  # never used in msgpack
+        (b"\xc7\x01\x05x", FrameError),  # an extension type
+    ],
+)
+def test_decode_into_keeps_the_events_before_a_bad_frame_then_breaks(
+    body: bytes, error: type[ProtocolError]
+) -> None:
+    good = [example("hello", 1), example("log_entry", 2)]
+    decoder = FrameDecoder()
+    decoder.feed(b"".join(map(encode_frame, good)) + struct.pack(">I", len(body)) + body)
+    decoder.feed(encode_frame(example("log_entry", 3)))
+    out: list[Event] = []
+    with pytest.raises(error):
+        decoder.decode_into(out)
+    assert out == good
+    with pytest.raises(FrameError, match="broken"):
+        decoder.decode_into(out)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.binary(max_size=600), st.integers(1, 64))
+def test_decode_into_on_random_bytes_raises_only_protocol_errors(data: bytes, chunk: int) -> None:
+    decoder = FrameDecoder(max_frame_size=4096)
+    out: list[Event] = []
+    try:
+        for start in range(0, len(data), chunk):
+            decoder.feed(data[start : start + chunk])
+            decoder.decode_into(out)
+    except ProtocolError:
+        pass

@@ -86,6 +86,24 @@ def test_any_arrivals_never_deliver_a_seq_twice_or_out_of_order(
     assert set(delivered) <= set(arrivals)
 
 
+@given(st.lists(st.integers(min_value=1, max_value=30), max_size=200), st.integers(1, 5))
+def test_offer_many_delivers_and_counts_exactly_as_offer_one_by_one(
+    arrivals: list[int], reorder_limit: int
+) -> None:
+    one: list[int] = []
+    many: list[int] = []
+    singly = Sequencer(lambda e: one.append(e.seq), reorder_limit=reorder_limit)
+    batched = Sequencer(lambda e: many.append(e.seq), reorder_limit=reorder_limit)
+    events = [log_event(seq) for seq in arrivals]
+    for event in events:
+        singly.offer(event, "pipe")
+    for start in range(0, len(events), 7):  # reads of a few events
+        batched.offer_many(events[start : start + 7], "pipe")
+    assert many == one
+    counters = ("next_seq", "accepted", "duplicates", "gaps")
+    assert [getattr(batched, c) for c in counters] == [getattr(singly, c) for c in counters]
+
+
 def test_a_full_reorder_buffer_skips_the_gap_and_a_late_event_is_dropped() -> None:
     delivered: list[int] = []
     sequencer = Sequencer(lambda e: delivered.append(e.seq), reorder_limit=2)
@@ -240,6 +258,23 @@ async def test_pipe_closed_after_k_frames_then_a_stdout_resend_delivers_everythi
     assert sink.events.index(fallback) == k
     assert intake.channel == "stdout"
     assert intake.sequencer.duplicates == k
+
+
+@pytest.mark.parametrize("k", [0, 3, N])
+async def test_a_server_event_on_the_pipe_breaks_it_after_the_events_before_it(
+    pipes_factory: list[Pipes], k: int
+) -> None:
+    forged = new_event("audit_started", 0, pid=1)
+    # Over 4 KiB in all, so `_write` sends it in one write: the intake closes the pipe at
+    # the forged event, and a byte-at-a-time writer would then fail with EPIPE.
+    worker = [log_event(seq, message="x" * 600) for seq in range(1, N + 1)]
+    frames = b"".join(encode_frame(e) for e in [*worker[:k], forged, *worker[k:]])
+    sink, intake = await run_intake(pipes_factory, "pipe", {"ipc": frames})
+    assert [e.seq for e in sink.events if not e.from_server] == list(range(1, k + 1))
+    [fallback] = [e for e in sink.events if e.from_server]
+    assert fallback.type == "ipc_fallback" and "server event" in fallback["reason"]
+    assert sink.events.index(fallback) == k
+    assert intake.channel == "stdout"
 
 
 async def test_validate_mode_on_identical_channels_has_no_mismatch(
