@@ -111,6 +111,10 @@ class DetachedStream(asyncio.Protocol):
         on_closed, self._on_closed = self._on_closed, None
         if on_closed is not None:
             on_closed(self)
+        if self.task is not None and self._lost is None:
+            # The client left while its cursor waits for the log (up to a ping interval):
+            # nothing is left to send, so the cursor goes now.
+            self.task.cancel()
 
 
 @runtime_checkable

@@ -105,6 +105,11 @@ async def stream_log(
     request, response and connection handler are let go for the life of the stream.
     """
     response = web.StreamResponse(headers={**HEADERS, **(headers or {})})
+    detachable = can_detach(request, response)
+    if detachable:
+        # The connection closes when the stream ends: no handler is left to read another
+        # request on it. Said in the head, so that no client sends one.
+        response.force_close()
     await response.prepare(request)
     # How aiohttp framed the body (chunked on HTTP/1.1), read off the head it sent.
     chunked = "chunked" in response.headers.get("Transfer-Encoding", "")
@@ -120,7 +125,7 @@ async def stream_log(
         await response.write(opening)
     except ConnectionResetError:
         return response  # the client left; its audit goes on
-    stream = detach(request, response, chunked=chunked)
+    stream = detach(request, chunked=chunked) if detachable else None
     if stream is None:
         await serve(ResponseSink(request, response), log, after, settings, subscribers)
     else:
@@ -128,14 +133,16 @@ async def stream_log(
     return response
 
 
-def detach(
-    request: web.Request, response: web.StreamResponse, *, chunked: bool
-) -> DetachedStream | None:
-    """The connection as a `DetachedStream`, when its handler can give it up and the
-    response needs nothing of aiohttp's writer but chunked framing."""
+def can_detach(request: web.Request, response: web.StreamResponse) -> bool:
+    """Whether the connection's handler can give it up, and the response needs nothing of
+    aiohttp's writer but chunked framing (no compression)."""
+    return isinstance(request.protocol, Detachable) and not response.compression
+
+
+def detach(request: web.Request, *, chunked: bool) -> DetachedStream | None:
+    """The connection as a `DetachedStream`; None if it has closed meanwhile."""
     protocol = request.protocol
-    if response.compression or not isinstance(protocol, Detachable):
-        return None
+    assert isinstance(protocol, Detachable)
     return protocol.detach(chunked=chunked)
 
 
