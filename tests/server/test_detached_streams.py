@@ -94,6 +94,24 @@ async def test_a_detached_stream_is_well_framed_and_ends_with_the_terminal_event
     assert site.connections.streams == 0
 
 
+async def test_an_http_1_0_stream_is_unframed_and_ends_with_the_close(
+    finished_site: tuple[EdgeSite, str],
+) -> None:
+    site, audit_id = finished_site
+    reader, writer = await asyncio.open_connection("127.0.0.1", site.port)
+    try:
+        writer.write(f"GET /audits/{audit_id}/events HTTP/1.0\r\n\r\n".encode())
+        async with asyncio.timeout(30):
+            raw = await reader.read()
+    finally:
+        writer.close()
+    status, headers, body = split_response(raw)
+    assert (status, "transfer-encoding" in headers) == (200, False)
+    found = messages(body)
+    assert ids(found) == list(range(1, len(found) + 1))
+    assert found[-1].type in TERMINAL
+
+
 async def test_a_detached_stream_resumes_after_last_event_id(
     finished_site: tuple[EdgeSite, str],
 ) -> None:
