@@ -26,7 +26,7 @@ import logging
 import resource
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -173,7 +173,6 @@ class GuardedHandler(web.RequestHandler):
         transport = self.transport
         if transport is None or transport.is_closing():
             return None
-        assert isinstance(transport, asyncio.Transport)
         stream = DetachedStream(
             transport, chunked=chunked, on_closed=self._connections.stream_closed
         )
@@ -197,8 +196,8 @@ class GuardedHandler(web.RequestHandler):
         if self._connections.opened(self):
             self._arm_head_timer()
         else:
-            assert isinstance(transport, asyncio.Transport)
-            transport.write(_refusal())
+            # No isinstance check: uvloop's transports do not derive from asyncio's classes.
+            cast(asyncio.Transport, transport).write(_refusal())
             self.force_close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
