@@ -9,6 +9,10 @@ the limit takes the place of the oldest one that is not inside a request; when e
 is, the newcomer gets a 503 and is closed. A request in progress (an event stream among
 them) is never closed by these rules; streams keep their own pace with pings.
 
+An event stream's connection leaves aiohttp once its head is sent (`GuardedHandler.detach`,
+`server/streaming/detached.py`): from then on it is counted here as a stream, never
+evicted, and closed by `close_streams` when the server shuts down.
+
 Also here: the errors aiohttp answers before any handler runs (a malformed head, an
 unknown `Content-Encoding`) get the JSON error shape and a debug log line, not a traceback.
 """
@@ -22,12 +26,13 @@ import logging
 import resource
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.errors import HTTP_CODES, ApiError
+from server.streaming.detached import DetachedStream
 
 logger: Final = logging.getLogger("server.api.connections")
 
@@ -63,13 +68,18 @@ class Connections:
         self.limits = limits
         self._open: dict[GuardedHandler, None] = {}
         self._busy: set[GuardedHandler] = set()
+        self._streams: dict[DetachedStream, None] = {}
         self.evicted = 0  # closed to make room for a newer one
         self.refused = 0  # turned away: every place was inside a request
         self.timed_out = 0  # closed for a request head that took too long
 
     @property
     def open(self) -> int:
-        return len(self._open)
+        return len(self._open) + len(self._streams)
+
+    @property
+    def streams(self) -> int:
+        return len(self._streams)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -86,7 +96,7 @@ class Connections:
         When every connection is inside a request there is none to close; the newcomer is
         then told so (`opened` refuses it), one descriptor over the limit for a moment.
         """
-        while len(self._open) >= self.limits.max_connections:
+        while self.open >= self.limits.max_connections:
             oldest = next((h for h in self._open if h not in self._busy), None)
             if oldest is None:
                 return
@@ -98,7 +108,7 @@ class Connections:
 
     def opened(self, handler: GuardedHandler) -> bool:
         """Count `handler` in; False when there is no room for it (refuse it)."""
-        if len(self._open) >= self.limits.max_connections:
+        if self.open >= self.limits.max_connections:
             self.refused += 1
             return False
         self._open[handler] = None
@@ -107,6 +117,28 @@ class Connections:
     def closed(self, handler: GuardedHandler) -> None:
         self._open.pop(handler, None)
         self._busy.discard(handler)
+
+    def detached(self, handler: GuardedHandler, stream: DetachedStream) -> None:
+        """`handler`'s connection goes on as `stream`, counted until it closes."""
+        self.closed(handler)
+        self._streams[stream] = None
+
+    def stream_closed(self, stream: DetachedStream) -> None:
+        self._streams.pop(stream, None)
+
+    async def close_streams(self, grace: float) -> None:
+        """At shutdown, once every audit has ended: let the streams send their ends, for
+        up to `grace` seconds, then cut the rest."""
+        tasks = [s.task for s in self._streams if s.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        for stream in list(self._streams):
+            stream.abort()
+            if stream.task is not None:
+                stream.task.cancel()
+        left = [s.task for s in self._streams if s.task is not None]
+        if left:
+            await asyncio.wait(left)
 
     def begin(self, handler: GuardedHandler) -> None:
         self._busy.add(handler)
@@ -122,20 +154,50 @@ class GuardedHandler(web.RequestHandler):
     """aiohttp's connection handler, counted by `Connections` and held to a head deadline."""
 
     # aiohttp's handler has slots: without these, each connection would also get a __dict__.
-    __slots__ = ("_connections", "_head_timer")
+    __slots__ = ("_connections", "_detached", "_head_timer")
 
     def __init__(self, connections: Connections, manager: web.Server, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._connections = connections
         self._head_timer: asyncio.TimerHandle | None = None
+        self._detached = False
+
+    def detach(self, *, chunked: bool) -> DetachedStream | None:
+        """Hand the connection to a `DetachedStream`, from inside the request's handler,
+        once the response's head is written. None when there is no open connection.
+
+        aiohttp is left with no transport, which is how it sees a client that left: the
+        handler's return finds nothing to write the end of the response to, and the
+        request, the response and this handler are let go. The stream owns the socket.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return None
+        stream = DetachedStream(
+            transport, chunked=chunked, on_closed=self._connections.stream_closed
+        )
+        transport.set_protocol(stream)
+        self.transport = None
+        self._detached = True
+        self._connections.detached(self, stream)
+        return stream
+
+    async def start(self) -> None:
+        try:
+            await super().start()
+        finally:
+            if self._detached:
+                # The transport never reports to this handler again: say goodbye for it,
+                # so that aiohttp's server forgets this handler.
+                self.connection_lost(None)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if self._connections.opened(self):
             self._arm_head_timer()
         else:
-            assert isinstance(transport, asyncio.Transport)
-            transport.write(_refusal())
+            # No isinstance check: uvloop's transports do not derive from asyncio's classes.
+            cast(asyncio.Transport, transport).write(_refusal())
             self.force_close()
 
     def connection_lost(self, exc: BaseException | None) -> None:

@@ -24,6 +24,23 @@ logger: Final = logging.getLogger("server.api.serving")
 ACCEPT_RETRY_SECONDS: Final = 0.1
 
 
+class GuardedRunner(web.AppRunner):
+    """An app runner whose shutdown also ends the event streams detached from aiohttp.
+
+    aiohttp waits for the requests it still holds; a detached stream is no longer one of
+    them, so it is waited for here, right after the app's shutdown hooks have ended every
+    audit (and so sent every stream its terminal event), under the same bound.
+    """
+
+    def __init__(self, app: web.Application, *, shutdown_timeout: float) -> None:
+        super().__init__(app, shutdown_timeout=shutdown_timeout)
+        self._grace = shutdown_timeout
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self.app[CONNECTIONS].close_streams(self._grace)
+
+
 class GuardedSite(web.BaseSite):
     """A TCP site that accepts one connection at a time, and only when there is room.
 
@@ -117,7 +134,7 @@ async def start_site(
     app: web.Application, config: ServerConfig
 ) -> tuple[web.AppRunner, GuardedSite]:
     """The app started and listening on `config.host:config.port` (0: any free port)."""
-    runner = web.AppRunner(app, shutdown_timeout=config.shutdown_timeout)
+    runner = GuardedRunner(app, shutdown_timeout=config.shutdown_timeout)
     await runner.setup()
     site = GuardedSite(
         runner, config.host, config.port, app[CONNECTIONS], backlog=config.listen_backlog

@@ -10,16 +10,21 @@ the connection (the client resumes with `Last-Event-ID`), and the log never wait
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final, Protocol
 
 from aiohttp import web
 
 from protocol.sse import encode_comment, encode_retry
 from server.errors import ApiError
+from server.streaming.detached import Detachable, DetachedStream
 from server.streaming.log import AuditLog
+
+logger: Final = logging.getLogger("server.streaming.sse")
 
 HEADERS: Mapping[str, str] = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -93,48 +98,139 @@ async def stream_log(
     *,
     headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
-    """Send the log after position `after`, then follow it until its terminal event."""
+    """Send the log after position `after`, then follow it until its terminal event.
+
+    Once the head is sent the stream goes on, where the connection allows it, as a
+    `DetachedStream` in a task of its own, and this handler returns at once: aiohttp's
+    request, response and connection handler are let go for the life of the stream.
+    """
     response = web.StreamResponse(headers={**HEADERS, **(headers or {})})
+    detachable = can_detach(request, response)
+    if detachable:
+        # The connection closes when the stream ends: no handler is left to read another
+        # request on it. Said in the head, so that no client sends one.
+        response.force_close()
     await response.prepare(request)
+    # How aiohttp framed the body (chunked on HTTP/1.1), read off the head it sent.
+    chunked = "chunked" in response.headers.get("Transfer-Encoding", "")
     # The head is on the wire: the headers (a dozen with the security ones, about 2 KiB)
     # would otherwise stay in memory for as long as the stream lasts.
     response.headers.clear()
-    subscriber = Subscriber(request, response, settings)
-    subscriber.on_delivered = subscribers.on_delivered
     retry = settings.retry_ms + random.randint(0, settings.retry_jitter_ms)
     opening = encode_comment(f"audit {log.audit_id}") + encode_retry(retry)
-    subscribers.active += 1
     try:
         # The opening follows the head at once, a few bytes in all: aiohttp waits for the
         # socket to drain only past 64 KiB written, so this write cannot block and needs no
         # deadline (whose timer would stay in the loop's heap, per connection, until due).
         await response.write(opening)
+    except ConnectionResetError:
+        return response  # the client left; its audit goes on
+    stream = detach(request, chunked=chunked) if detachable else None
+    if stream is None:
+        await serve(ResponseSink(request, response), log, after, settings, subscribers)
+    else:
+        stream.run(serve_detached(stream, log, after, settings, subscribers))
+    return response
+
+
+def can_detach(request: web.Request, response: web.StreamResponse) -> bool:
+    """Whether the connection's handler can give it up, and the response needs nothing of
+    aiohttp's writer but chunked framing (no compression)."""
+    return isinstance(request.protocol, Detachable) and not response.compression
+
+
+def detach(request: web.Request, *, chunked: bool) -> DetachedStream | None:
+    """The connection as a `DetachedStream`; None if it has closed meanwhile."""
+    protocol = request.protocol
+    assert isinstance(protocol, Detachable)
+    return protocol.detach(chunked=chunked)
+
+
+async def serve(
+    sink: Sink, log: AuditLog, after: int, settings: SseSettings, subscribers: Subscribers
+) -> None:
+    """Follow the log into `sink` until the terminal event, then end the response."""
+    subscriber = Subscriber(sink, settings)
+    subscriber.on_delivered = subscribers.on_delivered
+    subscribers.active += 1
+    try:
         await subscriber.follow(log, after)
         if not subscriber.gone:
-            await response.write_eof()
+            await sink.end(settings.write_deadline)
     except ConnectionResetError:
         pass  # the client left; its audit goes on
     finally:
         subscribers.active -= 1
         subscribers.dropped += subscriber.dropped
-    return response
+
+
+async def serve_detached(
+    stream: DetachedStream,
+    log: AuditLog,
+    after: int,
+    settings: SseSettings,
+    subscribers: Subscribers,
+) -> None:
+    """`serve`, in the stream's own task: nothing above it would see an error, so log it."""
+    try:
+        await serve(stream, log, after, settings, subscribers)
+    except Exception:
+        logger.exception("event stream of %s failed", log.audit_id)
+        stream.abort()
+
+
+class Sink(Protocol):
+    """Where a subscriber writes: aiohttp's response, or a detached stream."""
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def end(self, deadline: float) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class ResponseSink:
+    """A stream that stays inside aiohttp (a connection handler that cannot detach)."""
+
+    __slots__ = ("request", "response")
+
+    def __init__(self, request: web.Request, response: web.StreamResponse) -> None:
+        self.request = request
+        self.response = response
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self.request.transport
+
+    async def write(self, data: bytes) -> None:
+        await self.response.write(data)
+
+    async def end(self, deadline: float) -> None:
+        await self.response.write_eof()
+
+    def abort(self) -> None:
+        self.response.force_close()
+        if self.request.transport is not None:
+            self.request.transport.abort()
 
 
 class Subscriber:
     """One client's cursor: writes what the log holds beyond it, as fast as the socket drains."""
 
-    def __init__(
-        self, request: web.Request, response: web.StreamResponse, settings: SseSettings
-    ) -> None:
-        self.request = request
-        self.response = response
+    __slots__ = ("dropped", "on_delivered", "settings", "sink")
+
+    def __init__(self, sink: Sink, settings: SseSettings) -> None:
+        self.sink = sink
         self.settings = settings
         self.dropped = False
         self.on_delivered: Callable[[float], None] | None = None
 
     @property
     def gone(self) -> bool:
-        transport = self.request.transport
+        transport = self.sink.transport
         return transport is None or transport.is_closing()
 
     async def follow(self, log: AuditLog, cursor: int) -> None:
@@ -160,19 +256,19 @@ class Subscriber:
 
     async def send(self, data: bytes) -> bool:
         """Write under the slow-subscriber deadline; False (and the connection cut) if missed."""
-        transport = self.request.transport
+        transport = self.sink.transport
         if transport is not None and (
             transport.get_write_buffer_size() + len(data) + CHUNK_FRAMING
             < transport.get_write_buffer_limits()[1]
         ):
-            # aiohttp waits in a write only while the transport is paused, which it is not
-            # and this write cannot make it: no deadline is needed. A timer per delivery
+            # The write waits only while the transport is paused, which it is not and
+            # this write cannot make it: no deadline is needed. A timer per delivery
             # was a third of the server's CPU per delivery at 5,000 subscribers.
-            await self.response.write(data)
+            await self.sink.write(data)
             return True
         try:
             async with asyncio.timeout(self.settings.write_deadline):
-                await self.response.write(data)
+                await self.sink.write(data)
         except TimeoutError:
             self._drop()
             return False
@@ -187,6 +283,4 @@ class Subscriber:
     def _drop(self) -> None:
         # Aborting the transport is the only way to unblock a client that never reads.
         self.dropped = True
-        self.response.force_close()
-        if self.request.transport is not None:
-            self.request.transport.abort()
+        self.sink.abort()
