@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -65,6 +67,7 @@ def create_app(
         app.on_response_prepare.append(cors_headers(config.cors))
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(store_context)
+    app.cleanup_ctx.append(ping_clock_context)
     if isinstance(inner, SQLiteStore):
         app.cleanup_ctx.append(retention_context(inner))
     app.cleanup_ctx.append(scheduler_context(hooks or MetricsHooks(metrics)))
@@ -195,6 +198,17 @@ def retention_context(store: SQLiteStore) -> Callable[[web.Application], AsyncIt
         return retention_task(store, app[CONFIG].retention, pruned)
 
     return context
+
+
+async def ping_clock_context(app: web.Application) -> AsyncIterator[None]:
+    """The event streams' shared ping clock, for the life of the app."""
+    clock = asyncio.create_task(
+        app[SUBSCRIBERS].run_clock(app[CONFIG].sse.ping_interval), name="ping clock"
+    )
+    yield
+    clock.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await clock
 
 
 def scheduler_context(

@@ -208,6 +208,14 @@ class AuditLog:
         while len(self._entries) <= after and not self.ended:
             await self._grown.wait()
 
+    async def changed(self) -> None:
+        """Return at the next growth, the end, or a `nudge`: whichever comes first."""
+        await self._grown.wait()
+
+    def nudge(self) -> None:
+        """Wake everyone waiting in `changed`, with nothing new (the ping clock's beat)."""
+        self._wake()
+
     def appended_at(self, position: int) -> float:
         """When the entry at `position` (1, 2, ...) was appended, on the monotonic clock."""
         return self._appended_at[position - 1]

@@ -5,6 +5,12 @@ the same cursor: the replay and the live part are one loop over one log, so ther
 boundary at which an event could be missed or sent twice. The cursor advances only as
 fast as the client's socket drains; a write that stays blocked past the deadline closes
 the connection (the client resumes with `Last-Event-ID`), and the log never waits.
+
+Pings come from one clock for all streams (`Subscribers.run_clock`), not a timer per
+stream: it beats twice per ping interval and wakes the cursors of every followed log; a
+cursor that has written nothing for three beats (between one and one and a half ping
+intervals) sends `: ping`. A timer armed and cancelled around every wait was a cost per
+delivery at thousands of subscribers, and memory per idle stream.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -35,11 +42,14 @@ HEADERS: Mapping[str, str] = {
 CHUNK_FRAMING = 32
 # Digits only, so a header can never be a float, a sign or a huge number.
 MAX_ID_DIGITS = 18
+# The ping clock beats twice per ping interval; a stream silent for this many beats pings.
+BEATS_PER_INTERVAL = 2
+SILENT_BEATS = 3
 
 
 @dataclass(frozen=True, slots=True)
 class SseSettings:
-    ping_interval: float  # seconds of silence before a `: ping` comment
+    ping_interval: float  # seconds of silence before a `: ping` comment (up to 1.5 times)
     write_deadline: float  # seconds a write may stay blocked before the client is dropped
     retry_ms: int  # the reconnection delay announced to clients ...
     retry_jitter_ms: int  # ... plus up to this much, random per stream
@@ -47,13 +57,35 @@ class SseSettings:
 
 
 class Subscribers:
-    """How many streams are open, and how many were cut for not keeping up."""
+    """How many streams are open, how many were cut for not keeping up, and the ping clock
+    they share."""
 
     def __init__(self, on_delivered: Callable[[float], None] | None = None) -> None:
         self.active = 0
         self.dropped = 0
         # Called with the seconds from a live event's append to its write to a subscriber.
         self.on_delivered = on_delivered
+        self.beats = 0  # of the ping clock, since the start
+        # Logs someone follows; weak, so a log no one holds any more drops out by itself.
+        self._followed: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+    def follow(self, log: AuditLog) -> None:
+        self._followed.add(log)
+
+    def beat(self) -> None:
+        """One beat of the ping clock: wake the cursors of every followed log."""
+        self.beats += 1
+        for log in list(self._followed):
+            if log.ended:
+                self._followed.discard(log)
+            else:
+                log.nudge()
+
+    async def run_clock(self, ping_interval: float) -> None:
+        """The ping clock, for as long as the server runs (the app's task)."""
+        while True:
+            await asyncio.sleep(ping_interval / BEATS_PER_INTERVAL)
+            self.beat()
 
 
 def last_event_id(request: web.Request) -> int:
@@ -150,8 +182,8 @@ async def serve(
     sink: Sink, log: AuditLog, after: int, settings: SseSettings, subscribers: Subscribers
 ) -> None:
     """Follow the log into `sink` until the terminal event, then end the response."""
-    subscriber = Subscriber(sink, settings)
-    subscriber.on_delivered = subscribers.on_delivered
+    subscriber = Subscriber(sink, settings, subscribers)
+    subscribers.follow(log)
     subscribers.active += 1
     try:
         await subscriber.follow(log, after)
@@ -220,13 +252,13 @@ class ResponseSink:
 class Subscriber:
     """One client's cursor: writes what the log holds beyond it, as fast as the socket drains."""
 
-    __slots__ = ("dropped", "on_delivered", "settings", "sink")
+    __slots__ = ("clock", "dropped", "settings", "sink")
 
-    def __init__(self, sink: Sink, settings: SseSettings) -> None:
+    def __init__(self, sink: Sink, settings: SseSettings, clock: Subscribers) -> None:
         self.sink = sink
         self.settings = settings
+        self.clock = clock
         self.dropped = False
-        self.on_delivered: Callable[[float], None] | None = None
 
     @property
     def gone(self) -> bool:
@@ -235,6 +267,8 @@ class Subscriber:
 
     async def follow(self, log: AuditLog, cursor: int) -> None:
         live = False  # past the replay: entries arrive while this cursor waits
+        clock = self.clock
+        written = clock.beats  # the beat of the last write
         while True:
             chunk, end = log.read(cursor, self.settings.batch_bytes)
             if chunk:
@@ -242,17 +276,18 @@ class Subscriber:
                     return
                 if live:
                     self._delivered(log, cursor, end)
+                written = clock.beats
                 cursor = end
                 continue
             if log.ended or self.gone:
                 return
-            try:
-                async with asyncio.timeout(self.settings.ping_interval):
-                    await log.wait(cursor)
-                live = True
-            except TimeoutError:
+            if clock.beats - written >= SILENT_BEATS:
                 if not await self.send(encode_comment("ping")):
                     return
+                written = clock.beats
+                continue
+            await log.changed()  # growth, the end, or the clock's beat
+            live = True
 
     async def send(self, data: bytes) -> bool:
         """Write under the slow-subscriber deadline; False (and the connection cut) if missed."""
@@ -275,10 +310,11 @@ class Subscriber:
         return True
 
     def _delivered(self, log: AuditLog, after: int, end: int) -> None:
-        if self.on_delivered is not None:
+        on_delivered = self.clock.on_delivered
+        if on_delivered is not None:
             now = time.monotonic()
             for position in range(after + 1, end + 1):
-                self.on_delivered(now - log.appended_at(position))
+                on_delivered(now - log.appended_at(position))
 
     def _drop(self) -> None:
         # Aborting the transport is the only way to unblock a client that never reads.
