@@ -77,7 +77,7 @@ class Run:
     """One run of one system: the recorder's view plus CPU seconds on each side."""
 
     events: int
-    seconds: float  # first event to last, at the log
+    seconds: float  # the first event made (in the child) to the last visible in the log
     first_event_ms: float  # spawn started -> first event in the log
     reader_cpu: float
     child_cpu: float
@@ -219,9 +219,10 @@ def _finish(recorder: Recorder, t0: int, cpu0: float, count: int, what: str) -> 
     reader_cpu = time.process_time() - cpu0
     if recorder.result is None or recorder.first_ns is None or recorder.count != count + 2:
         raise RuntimeError(f"{what}: {recorder.count} of {count + 2} events arrived")
+    made = recorder.first_made_ns if recorder.first_made_ns is not None else recorder.first_ns
     return Run(
         events=count,
-        seconds=(recorder.last_ns - recorder.first_ns) / 1e9,
+        seconds=(recorder.last_ns - made) / 1e9,
         first_event_ms=(recorder.first_ns - t0) / 1e6,
         reader_cpu=reader_cpu,
         child_cpu=float(recorder.result["emitter_cpu_s"]),
