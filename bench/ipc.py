@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import fcntl
 import math
 import os
 import sys
@@ -36,7 +34,7 @@ from typing import Final
 
 import msgpack
 
-from bench import cli, mpqueue
+from bench import child, cli, mpqueue
 from bench.recorder import RecordedLog, Recorder
 from bench.stats import Table, fmt, goal, median, percentile, ratio
 from bench.stream import SCREENSHOT_BYTES, EventStream
@@ -46,7 +44,6 @@ from server.stores.store import Store
 from server.streaming.intake import Intake, IntakeLimits
 from server.streaming.log import LogLimits
 
-ROOT: Final = Path(__file__).resolve().parent.parent
 SYSTEMS: Final = ("pipe", "pipe+sqlite", "pipe+sqlite-early", "stdout", "manager", "pipe-raw")
 RAW: Final = "pipe-raw"
 STORES: Final = {"pipe+sqlite": True, "pipe+sqlite-early": False}  # durable visibility
@@ -123,32 +120,17 @@ async def run_ours(
 ) -> Run:
     recorder = recorder or new_recorder(count, screenshots)
     intake = Intake(recorder, audit_id="bench", mode=mode, limits=IntakeLimits())
-    ipc = _pipe(PIPE_SIZE) if mode == "pipe" else None
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
     args = ["--ipc", mode, "--count", str(count), "--rate", str(rate)]
-    args += ["--ipc-fd", str(ipc[1])] if ipc else []
     args += ["--screenshots"] if screenshots else []
     cpu0, t0 = time.process_time(), time.monotonic_ns()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.emitter", *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-        pass_fds=(ipc[1],) if ipc else (), cwd=ROOT,
-    )  # fmt: skip
-    for fd in (out_w, err_w, *(ipc[1:] if ipc else ())):
-        os.close(fd)
-    await intake.open(stdout_fd=out_r, stderr_fd=err_r, ipc_fd=ipc[0] if ipc else None)
+    spawned = await child.spawn("bench.emitter", args, ipc=mode == "pipe")
     try:
-        await asyncio.wait_for(proc.wait(), RUN_LIMIT_SECONDS)
-        await intake.wait_closed(within=5.0)
+        await child.read_all(spawned, intake, limit=RUN_LIMIT_SECONDS)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        intake.finish(count_unmatched=False)
         if store is not None:
             await store.flush()  # the last batch becomes visible
-    return _finish(recorder, t0, cpu0, count, f"{mode} emitter exited {proc.returncode}")
+    exited = spawned.process.returncode
+    return _finish(recorder, t0, cpu0, count, f"{mode} emitter exited {exited}")
 
 
 class ByteCounter(asyncio.Protocol):
@@ -171,13 +153,13 @@ class ByteCounter(asyncio.Protocol):
 
 async def run_raw(count: int) -> Run:
     """The flood's frames through the same pipe into a reader that does nothing with them."""
-    read_end, write_end = _pipe(PIPE_SIZE)
+    read_end, write_end = child.grown_pipe(PIPE_SIZE)
     args = ["--ipc", "pipe", "--ipc-fd", str(write_end), "--count", str(count), "--rate", "0"]
     cpu0, t0 = time.process_time(), time.monotonic_ns()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.emitter", *args,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        pass_fds=(write_end,), cwd=ROOT,
+        pass_fds=(write_end,), cwd=child.ROOT,
     )  # fmt: skip
     os.close(write_end)
     counter = ByteCounter()
@@ -196,14 +178,6 @@ async def run_raw(count: int) -> Run:
         reader_cpu=time.process_time() - cpu0,
         child_cpu=math.nan,  # the child's result event is not decoded here
     )
-
-
-def _pipe(size: int) -> tuple[int, int]:
-    read_end, write_end = os.pipe()
-    # Above /proc/sys/fs/pipe-max-size the call fails; the default size still works.
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, size)
-    return read_end, write_end
 
 
 async def run_manager(count: int, rate: float, screenshots: bool) -> Run:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from veritas.browser.launch import descendants, pss_bytes
+
 CHROMIUM_TYPE: Final = re.compile(rb"--type=([a-z-]+)")
 UTILITY_TYPE: Final = re.compile(rb"--utility-sub-type=([a-zA-Z.]+)")
 
@@ -30,40 +32,10 @@ class Proc:
     pss: int  # bytes
 
 
-def children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
 def tree(root: int) -> list[Proc]:
     """`root` and every process below it that is still there, with its PSS now."""
-    children, found, stack = children_map(), [], [root]
-    while stack:
-        pid = stack.pop()
-        stack.extend(children.get(pid, ()))
-        pss = _pss(pid)
-        if pss is not None:
-            found.append(Proc(pid, kind(pid), pss))
-    return found
-
-
-def _pss(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    sizes = ((pid, pss_bytes(pid)) for pid in descendants(root))
+    return [Proc(pid, kind(pid), size) for pid, size in sizes if size > 0]
 
 
 def kind(pid: int) -> str:

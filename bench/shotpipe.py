@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import fcntl
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from bench import child
 from protocol.events import Event
 from server.streaming.intake import Intake
-from server.streaming.runner import DEFAULT_PIPE_SIZE
 from veritas.channel import Channel
 from veritas.config import Limits
 from veritas.emitter import Emitter
 
-ROOT: Final = Path(__file__).resolve().parent.parent
 MIB: Final = 1024 * 1024
 RUN_LIMIT: Final = 120.0
 
@@ -80,39 +76,12 @@ async def measure(mode: str, images: Path, count: int) -> Run:
     """`count` screenshots through `mode` ("pipe" or "stdout"), as a server runs a worker."""
     meter = Meter()
     intake = Intake(meter, audit_id="bench", mode=mode)
-    ipc = _ipc_pipe() if mode == "pipe" else None
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
     args = ["--writer", mode, "--count", str(count), "--images", str(images)]
-    args += ["--ipc-fd", str(ipc[1])] if ipc else []
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.shotpipe", *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-        pass_fds=(ipc[1],) if ipc else (), cwd=ROOT,
-    )  # fmt: skip
-    for fd in (out_w, err_w, *(ipc[1:] if ipc else ())):
-        os.close(fd)
+    spawned = await child.spawn("bench.shotpipe", args, ipc=mode == "pipe")
     cpu = time.process_time()
-    await intake.open(stdout_fd=out_r, stderr_fd=err_r, ipc_fd=ipc[0] if ipc else None)
-    try:
-        await asyncio.wait_for(proc.wait(), RUN_LIMIT)
-        await intake.wait_closed(within=5.0)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        intake.finish(count_unmatched=False)
+    await child.read_all(spawned, intake, limit=RUN_LIMIT)
     reader_cpu = time.process_time() - cpu
     return Run(meter.rate(), meter.image_bytes, meter.writer_cpu, reader_cpu)
-
-
-def _ipc_pipe() -> tuple[int, int]:
-    """The ipc pipe as the server's runner makes it: grown to its pipe size (1 MiB), so a
-    large frame crosses in fewer wake-ups. The stdout pipe keeps the system's default."""
-    read_end, write_end = os.pipe()
-    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: the default
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, DEFAULT_PIPE_SIZE)
-    return read_end, write_end
 
 
 def save_images(images: Sequence[bytes], path: Path) -> None:

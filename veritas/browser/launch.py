@@ -198,7 +198,7 @@ class Chromium:
         """Resident bytes (PSS) of Chromium and its descendants, now; also updates `peak_rss`."""
         if self._process is None or self._process.returncode is not None:
             return 0
-        total = sum(_rss(pid) for pid in descendants(self._process.pid))
+        total = sum(pss_bytes(pid) for pid in descendants(self._process.pid))
         self.peak_rss = max(self.peak_rss, total)
         return total
 
@@ -253,9 +253,10 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def _rss(pid: int) -> int:
+def pss_bytes(pid: int) -> int:
     """Proportional resident bytes (PSS): shared pages split between their sharers, so the
-    sum over Chromium's processes counts its shared libraries once, not once per process."""
+    sum over Chromium's processes counts its shared libraries once, not once per process.
+    0 for a process that is gone."""
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
