@@ -64,7 +64,10 @@ if (not status) or status == '"complete"' or status == '"error"' then
   return 0
 end
 if ARGV[8] == 'silent' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if ARGV[8] == 'queued' and status ~= '"queued"' then return 0 end
+-- A claimed audit reads 'queued' until its run starts; its claim took the queue entry.
+if ARGV[8] == 'queued' then
+  if status ~= '"queued"' or redis.call('HEXISTS', KEYS[2], 'entry') == 0 then return 0 end
+end
 local last = 0
 local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
 if #top > 0 then last = tonumber(string.match(top[1][1], '^(%d+)')) end

@@ -190,6 +190,9 @@ class WorkQueue:
         audit.ca_pem = job.get("ca_pem")
         scheduler.adopt(audit)
         logger.info("audit claimed from the queue", extra={"audit_id": audit_id})
+        # A cancel asked between the claim and the adoption found no audit here to stop.
+        if await self.store.call(lambda c: c.exists(keys.cancel(audit_id))):
+            await scheduler.cancel(audit_id)
 
     def _log(self, audit_id: str, events: list[StoredEvent] | Any) -> AuditLog:
         """The audit's log, holding the events stored so far, appending after them."""

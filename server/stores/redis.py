@@ -230,6 +230,10 @@ class Keys:
     def lease(self, audit_id: str) -> str:
         return f"{self.prefix}lease:{audit_id}"
 
+    def cancel(self, audit_id: str) -> str:
+        """Set while a cancel waits for the audit's owner (see server/cluster/cancel.py)."""
+        return f"{self.prefix}cancel:{audit_id}"
+
     @property
     def audits(self) -> str:
         return f"{self.prefix}audits"

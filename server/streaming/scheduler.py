@@ -181,6 +181,10 @@ class Scheduler:
     def get(self, audit_id: str) -> Audit | None:
         return self._live.get(audit_id) or self._finished.get(audit_id)
 
+    def live_ids(self) -> list[str]:
+        """The audits queued or running here."""
+        return list(self._live)
+
     @property
     def queued(self) -> int:
         return len(self._queue)

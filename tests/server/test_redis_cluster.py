@@ -259,6 +259,29 @@ async def test_cancel_a_queued_audit_from_any_instance(tmp_path: Path, redis: Re
         await client.aclose()
 
 
+async def test_a_cancel_asked_before_the_owner_adopted_the_audit_still_stops_it(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    # Between its claim and its adoption an audit has an owner that cannot hear the
+    # `cancel` message yet: the cancel key set beside the message is what reaches it.
+    env = {"VERITAS_WORKER_COMMAND": worker_command("sleep"), "VERITAS_MAX_WORKERS": "1"}
+    async with instances(tmp_path, redis, **env) as (a, b), aiohttp.ClientSession() as session:
+        busy = [await post_audit(session, a.base) for _ in range(2)]
+        async with asyncio.timeout(30):
+            while await total_running(session, [a, b]) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        waiting = await post_audit(session, b.base)
+        client = aioredis.Redis.from_url(redis.url, decode_responses=True)
+        await client.set(f"veritas:cancel:{waiting}", "1")  # as if asked in the window
+        await client.aclose()
+        for audit_id in busy:  # a slot frees: the waiting audit is claimed, then stopped
+            async with session.delete(f"{b.base}/audits/{audit_id}") as response:
+                assert response.status == 200
+        stream = await read_events(session, a.base, waiting)
+        assert b"event: audit_error" in stream and b'"code":"cancelled"' in stream
+        assert b"event: audit_started" not in stream
+
+
 async def test_redis_restarted_without_persistence_mid_audit(
     tmp_path: Path, redis: RedisServer
 ) -> None:
