@@ -13,6 +13,7 @@ order a stream by its log position (the SSE id), never by `seq`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -177,6 +178,9 @@ class Event:
     seq: int
     ts: float
     fields: Mapping[str, Any]
+    # The event's JSON text (`jsonlines.to_json`) when the reader's fast path made it along
+    # with the event: set only there, never compared, never copied by `replace`.
+    json: str | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
 
     @property
     def v(self) -> int:
@@ -234,8 +238,8 @@ def from_wire(obj: object) -> Event:
 # A frozen dataclass's __init__ sets each slot through `object.__setattr__` by name; the
 # slots' own descriptors do the same in about half the time, which a flood notices.
 _new_event_object: Final = object.__new__
-_set_type, _set_seq, _set_ts, _set_fields = (
-    vars(Event)[name].__set__ for name in ("type", "seq", "ts", "fields")
+_set_type, _set_seq, _set_ts, _set_fields, _set_json = (
+    vars(Event)[name].__set__ for name in ("type", "seq", "ts", "fields", "json")
 )
 
 
@@ -246,6 +250,7 @@ def _valid_event(type_: str, seq: int, ts: float, fields: dict[str, Any]) -> Eve
     _set_seq(event, seq)
     _set_ts(event, ts)
     _set_fields(event, fields)
+    _set_json(event, None)
     return event
 
 
@@ -409,6 +414,33 @@ def _quick(spec: EventSpec) -> Quick:
 
 
 _QUICK: Final = {type_: _quick(spec) for type_, spec in EVENT_SPECS.items()}
+
+# The same tests as a table for the reader's C fast path (protocol/_fastpath.c): per type
+# (its name, the lowest seq, its fields), per field (name, kind, choices, low, high, the
+# fields a map requires). Kinds are numbered in the order of `Kind`.
+FastField = tuple[str, int, frozenset[str] | None, float, float, "tuple[FastField, ...] | None"]
+_KIND_CODES: Final = ("str", "int", "number", "bool", "map", "list", "bytes")
+
+
+def fast_specs() -> dict[str, tuple[str, int, tuple[FastField, ...]]]:
+    """The table `_fastpath.configure` takes: `_QUICK`'s tests, as data."""
+    return {
+        type_: (type_, 1 if spec.origin == "worker" else 0, _fast_fields(spec.fields))
+        for type_, spec in EVENT_SPECS.items()
+    }
+
+
+def _fast_fields(fields: Mapping[str, Field]) -> tuple[FastField, ...]:
+    return tuple(
+        (
+            name,
+            _KIND_CODES.index(spec.kind),
+            None if spec.choices is None else frozenset(spec.choices),
+            *(spec.bounds or (-_INT64, _INT64 - 1)),
+            None if spec.required is None else _fast_fields(spec.required),
+        )
+        for name, spec in fields.items()
+    )
 
 
 def _check_fields(values: Mapping[str, Any], specs: Mapping[str, Field], prefix: str) -> None:

@@ -20,7 +20,19 @@ from typing import Final
 import msgpack
 
 from protocol.errors import FrameError, FrameTooLarge, ProtocolError
-from protocol.events import Event, from_wire, to_wire
+from protocol.events import Event, fast_specs, from_wire, to_wire
+
+try:
+    from protocol import _fastpath
+except ImportError:  # built without a C compiler: every frame takes the Python path
+    _fastpath = None  # type: ignore[assignment]
+else:
+    _fastpath.configure(Event, fast_specs())
+
+# `decode_frames(buffer, pos, max_frame_size, events) -> pos` (protocol/_fastpath.c): the
+# events of the frames from `pos` on that its fast path takes, up to the first it leaves
+# to the Python code below; None when the extension is not built.
+FAST_DECODE: Final = None if _fastpath is None else _fastpath.decode_frames
 
 DEFAULT_MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
 HEADER: Final = struct.Struct(">I")
@@ -114,8 +126,9 @@ def _refuse_ext(code: int, data: bytes) -> object:
 class FrameDecoder:
     """Feed bytes, iterate events. Buffers at most one frame (header + `max_frame_size`)."""
 
-    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, *, fast: bool = True) -> None:
         self.max_frame_size = max_frame_size
+        self._fast = FAST_DECODE if fast else None  # off: the reference path only (tests)
         self._buffer = bytearray()
         self._pos = 0  # start of the first unconsumed byte in _buffer
         self._broken: ProtocolError | None = None
@@ -146,8 +159,14 @@ class FrameDecoder:
         buffer, pos, limit = self._buffer, self._pos, self.max_frame_size
         end = len(buffer)
         append, header, unpackb = events.append, HEADER.unpack_from, msgpack.unpackb
+        fast = self._fast
         try:
-            while end - pos >= HEADER.size:
+            while True:
+                if fast is not None:
+                    pos = fast(buffer, pos, limit, events)
+                if end - pos < HEADER.size:
+                    break
+                # A frame the fast path left (or every frame, without it): the reference.
                 (size,) = header(buffer, pos)
                 if size > limit:
                     raise FrameTooLarge(size, limit)

@@ -65,7 +65,10 @@ def to_json(event: Event) -> str:
     orjson makes it (several times faster); the output is checked for the few forms where
     orjson differs from the standard library's encoding, which then makes it instead, so
     the text is always the same (tests/protocol/test_jsonlines.py compares the two).
+    The reader's fast path makes the text along with the event (`Event.json`).
     """
+    if event.json is not None:
+        return event.json
     wire = to_wire(event)
     try:
         fast = orjson.dumps(wire)

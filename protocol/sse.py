@@ -11,10 +11,17 @@ normalised to LF, which is all the format can carry).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from itertools import count
 from typing import Final
 
 from protocol.events import EVENT_SPECS, Event
 from protocol.jsonlines import to_json
+
+try:
+    from protocol import _fastpath
+except ImportError:  # built without a C compiler
+    _fastpath = None  # type: ignore[assignment]
 
 _LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
 _FIELD_UNSAFE: Final = re.compile(r"[\r\n\0]")
@@ -42,6 +49,26 @@ def encode_message(data: str, *, event: str | None = None, id: str | int | None 
 
 def _is_one_line(text: str) -> bool:
     return "\n" not in text and "\r" not in text
+
+
+def _entries(first: int, types: list[str], datas: list[str]) -> list[bytes]:
+    if len(types) != len(datas):
+        raise ValueError("sse_entries: types and data differ in length")
+    for text in (*types, *datas):
+        if not text.isascii() or "\n" in text or "\r" in text:
+            raise ValueError("sse_entries: types and data must be one-line ASCII text")
+    return [
+        f"id: {position}\nevent: {type_}\ndata: {data}\n\n".encode()
+        for position, type_, data in zip(count(first), types, datas, strict=True)
+    ]
+
+
+# `encode_entries(first, types, datas)`: the messages of a log's entries at positions first,
+# first + 1, ...; each the bytes `encode_message(data, event=type, id=position)` makes,
+# for protocol type names and one-line ASCII data (`to_json` text), which is all it takes.
+encode_entries: Final[Callable[[int, list[str], list[str]], list[bytes]]] = (
+    _entries if _fastpath is None else _fastpath.sse_entries
+)
 
 
 def encode_event(position: int, event: Event) -> bytes:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the browser, client and shared-store tests drive: Debian's chromium and
+# Installs what the tests need beyond the Python packages: a C compiler for the reader's
+# fast path (protocol/_fastpath.c, built into the venv), Debian's chromium and
 # redis-server, and the npm `eventsource` package. Idempotent and quiet: does nothing when
 # all are present.
 set -euo pipefail
@@ -16,6 +17,37 @@ as_root() {
         return 1
     fi
 }
+
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    out="$(mktemp)"
+    # Quiet on success; the whole apt output when something goes wrong.
+    if ! { as_root apt-get update -qq && as_root apt-get install -y -qq "$@"; } >"$out" 2>&1; then
+        cat "$out" >&2
+        rm -f "$out"
+        exit 1
+    fi
+    rm -f "$out"
+}
+
+python="$root/.venv/bin/python"
+if [ -x "$python" ] && ! "$python" -c "import protocol._fastpath" 2>/dev/null; then
+    has_headers='import os, sysconfig; p = sysconfig.get_paths()["include"]; exit(not os.path.exists(p + "/Python.h"))'
+    if ! command -v cc >/dev/null 2>&1 || ! "$python" -c "$has_headers"; then
+        echo "install-test-deps: installing a C compiler and Python's headers (apt)" >&2
+        apt_install gcc libc6-dev python3-dev
+    fi
+    echo "install-test-deps: building the reader's C fast path" >&2
+    out="$(mktemp)"
+    if ! (cd "$root" && "$python" -m pip install --quiet --no-deps -e .) >"$out" 2>&1 \
+        || ! "$python" -c "import protocol._fastpath"; then
+        cat "$out" >&2
+        rm -f "$out"
+        echo "install-test-deps: the C fast path did not build" >&2
+        exit 1
+    fi
+    rm -f "$out"
+fi
 
 have_chromium() {
     [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ]

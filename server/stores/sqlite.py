@@ -40,13 +40,22 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import orjson
+
 from protocol.events import TERMINAL_TYPES
 from server.stores.batching import Events, WriteQueue
 from server.stores.encoding import check_text, json_default
 from server.stores.errors import StoreError, StoreUnavailable
-from server.stores.store import FINISHED, AuditRecord, AuditStatus, CommitListener, StoredEvent
+from server.stores.store import (
+    FINISHED,
+    AuditRecord,
+    AuditStatus,
+    CommitListener,
+    EventRun,
+    StoredEvent,
+)
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 _COLUMNS: Final = tuple(f.name for f in fields(AuditRecord))  # the order of SELECT results
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM audits"
 _RECORD_FIELDS: Final = frozenset(_COLUMNS)
@@ -54,7 +63,34 @@ _T = TypeVar("_T")
 
 logger = logging.getLogger("server.stores.store")
 
-_SCHEMA: Final = """
+_RUNS_SCHEMA: Final = """
+-- Events are kept a run at a time (the events of one append, at consecutive positions):
+-- one row per run, not per event, since a row costs SQLite more than its bytes do.
+CREATE TABLE event_runs (
+    audit_id TEXT NOT NULL,
+    first INTEGER NOT NULL,  -- the position (SSE id) of the run's first event
+    last INTEGER NOT NULL,
+    types TEXT NOT NULL,  -- a JSON array: each event's type
+    datas TEXT NOT NULL,  -- a JSON array: each event's SSE data text, exactly
+    PRIMARY KEY (audit_id, first)
+) WITHOUT ROWID;
+-- A position is stored once, ever: a run that overlaps a stored one is refused.
+CREATE TRIGGER event_runs_never_overlap BEFORE INSERT ON event_runs
+WHEN (
+    SELECT last FROM event_runs WHERE audit_id = NEW.audit_id AND first <= NEW.last
+    ORDER BY first DESC LIMIT 1
+) >= NEW.first
+BEGIN SELECT RAISE(ABORT, 'event positions already stored'); END;
+-- One row per event, for reading by hand (sqlite3 veritas.sqlite3 'SELECT ... FROM events').
+CREATE VIEW events (audit_id, position, type, data) AS
+SELECT r.audit_id, r.first + t.key, t.value, d.value
+FROM event_runs AS r, json_each(r.types) AS t, json_each(r.datas) AS d
+WHERE d.key = t.key;
+"""
+
+_SCHEMA: Final = (
+    _RUNS_SCHEMA
+    + """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE audits (
     id TEXT PRIMARY KEY,
@@ -75,14 +111,21 @@ CREATE TABLE audits (
 );
 CREATE INDEX audits_by_creation ON audits (created_at, id);
 CREATE INDEX audits_by_status ON audits (status);
-CREATE TABLE events (
-    audit_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (audit_id, position)
-) WITHOUT ROWID;
 """
+)
+
+# Version 1 kept a row per event in the table `events`; its rows become runs of one.
+_MIGRATIONS: Final = {
+    1: """
+ALTER TABLE events RENAME TO events_v1;
+"""
+    + _RUNS_SCHEMA
+    + """
+INSERT INTO event_runs
+SELECT audit_id, position, position, json_array(type), json_array(data) FROM events_v1;
+DROP TABLE events_v1;
+""",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +228,15 @@ class SQLiteStore:
             # Late appends during shutdown (a worker's last words) must not crash the log.
             self._drop(audit_id, events)
             return False
-        for event in events:
-            check_text(event.data, "event data")
-        size = sum(len(event.data) for event in events)
-        if self._queue.over(size) and not any(e.type in TERMINAL_TYPES for e in events):
+        if isinstance(events, EventRun):  # a log's run: no step per event
+            datas, types = events.datas, events.types
+        else:
+            datas, types = [e.data for e in events], [e.type for e in events]
+        if not (isinstance(events, EventRun) and events.ascii):
+            for data in datas:
+                check_text(data, "event data")
+        size = sum(map(len, datas))
+        if self._queue.over(size) and TERMINAL_TYPES.isdisjoint(types):
             self._drop(audit_id, events)
             return False
         self._queue.put(Events(audit_id, events, listener, size))
@@ -242,11 +290,11 @@ class SQLiteStore:
     async def load_events(self, audit_id: str, after: int = 0) -> Sequence[StoredEvent]:
         def read(db: sqlite3.Connection) -> list[StoredEvent]:
             rows = db.execute(
-                "SELECT position, type, data FROM events"
-                " WHERE audit_id = ? AND position > ? ORDER BY position",
+                "SELECT first, types, datas FROM event_runs"
+                " WHERE audit_id = ? AND last > ? ORDER BY first",
                 (audit_id, after),
             ).fetchall()
-            return [StoredEvent(row[0], row[1], row[2]) for row in rows]
+            return _stored_events(rows, after)
 
         return await self._call(read)
 
@@ -324,15 +372,13 @@ class SQLiteStore:
         results: list[Any] = []
         try:
             with db:
-                rows: list[tuple[str, int, str, str]] = []
+                rows: list[tuple[str, int, int, str, str]] = []
                 for item in batch:
                     if isinstance(item, _Write):
                         _insert_events(db, rows)
                         results.append(_in_savepoint(db, item.run, self.path))
-                    else:
-                        rows.extend(
-                            (item.audit_id, e.position, e.type, e.data) for e in item.events
-                        )
+                    elif item.events:
+                        rows += _runs(item.audit_id, item.events)
                 _insert_events(db, rows)
         except Exception as exc:
             return exc
@@ -406,8 +452,13 @@ def _prepare(db: sqlite3.Connection, settings: StoreSettings) -> None:
         )
         return
     row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-    if row is None or row[0] != SCHEMA_VERSION:
-        found = None if row is None else row[0]
+    found = None if row is None else row[0]
+    if found in _MIGRATIONS:
+        db.executescript(
+            f"BEGIN; {_MIGRATIONS[found]} UPDATE schema_version SET version = {SCHEMA_VERSION};"
+            " COMMIT;"
+        )
+    elif found != SCHEMA_VERSION:
         raise StoreError(f"schema version {found}, this server reads {SCHEMA_VERSION}")
 
 
@@ -428,12 +479,46 @@ def _in_savepoint(
     return result
 
 
-def _insert_events(db: sqlite3.Connection, rows: list[tuple[str, int, str, str]]) -> None:
-    if rows:
+def _insert_events(db: sqlite3.Connection, runs: list[tuple[str, int, int, str, str]]) -> None:
+    if runs:
         db.executemany(
-            "INSERT INTO events (audit_id, position, type, data) VALUES (?, ?, ?, ?)", rows
+            "INSERT INTO event_runs (audit_id, first, last, types, datas) VALUES (?, ?, ?, ?, ?)",
+            runs,
         )
-        rows.clear()
+        runs.clear()
+
+
+def _runs(audit_id: str, events: Sequence[StoredEvent]) -> list[tuple[str, int, int, str, str]]:
+    """The rows of `event_runs` for `events`: a log's `EventRun` as it is, anything else
+    cut where its positions stop being consecutive."""
+    if isinstance(events, EventRun):
+        return [_run_row(audit_id, events.first, events.types, events.datas)]
+    rows = []
+    start = 0
+    for end in range(1, len(events) + 1):
+        if end == len(events) or events[end].position != events[end - 1].position + 1:
+            part = events[start:end]
+            types, datas = [e.type for e in part], [e.data for e in part]
+            rows.append(_run_row(audit_id, part[0].position, types, datas))
+            start = end
+    return rows
+
+
+def _run_row(
+    audit_id: str, first: int, types: list[str], datas: list[str]
+) -> tuple[str, int, int, str, str]:
+    # Text was checked when it was queued (`check_text`): orjson encodes any valid str.
+    packed = orjson.dumps(types).decode(), orjson.dumps(datas).decode()
+    return (audit_id, first, first + len(datas) - 1, *packed)
+
+
+def _stored_events(rows: Iterable[tuple[int, str, str]], after: int) -> list[StoredEvent]:
+    """The events of `event_runs` rows (first, types, datas) at positions after `after`."""
+    events: list[StoredEvent] = []
+    for first, types, datas in rows:
+        run = EventRun(first, orjson.loads(types), orjson.loads(datas), ascii=False)
+        events += run[max(after - first + 1, 0) :]
+    return events
 
 
 def _prune(
@@ -452,7 +537,7 @@ def _prune(
         excess = total - len(doomed) - max_audits
         doomed += [row[0] for row in candidates if row[0] not in doomed][: max(excess, 0)]
     for audit_id in doomed:
-        db.execute("DELETE FROM events WHERE audit_id = ?", (audit_id,))
+        db.execute("DELETE FROM event_runs WHERE audit_id = ?", (audit_id,))
         db.execute("DELETE FROM audits WHERE id = ?", (audit_id,))
     if doomed:
         db.execute("PRAGMA incremental_vacuum")

@@ -14,9 +14,10 @@ failed stops: `failure` says why, and every later write raises `StoreUnavailable
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from itertools import count
+from typing import Any, Literal, Protocol, overload
 
 AuditStatus = Literal["queued", "running", "complete", "error"]
 FINISHED: frozenset[str] = frozenset({"complete", "error"})
@@ -46,6 +47,43 @@ class StoredEvent:
     position: int  # 1, 2, 3 ... in the audit's log: the SSE id
     type: str
     data: str  # the JSON text of the SSE data line, exactly
+
+
+class EventRun(Sequence[StoredEvent]):
+    """Events at consecutive positions from `first`, kept as two lists: how a log hands a
+    read's worth of events to its store without an object per event. A `Sequence` of
+    `StoredEvent`s to any store that does not look inside; one that does (SQLite) keeps
+    the lists as they are."""
+
+    __slots__ = ("ascii", "datas", "first", "types")
+
+    def __init__(self, first: int, types: list[str], datas: list[str], *, ascii: bool) -> None:
+        if len(types) != len(datas):
+            raise ValueError("an event run needs one type per data text")
+        self.first = first
+        self.types = types
+        self.datas = datas
+        self.ascii = ascii  # every data text is ASCII: nothing a store could not encode
+
+    def __len__(self) -> int:
+        return len(self.datas)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[StoredEvent]: ...
+    def __getitem__(self, index: int | slice) -> StoredEvent | Sequence[StoredEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(self.first, self.first + len(self))[index]
+        return StoredEvent(position, self.types[index], self.datas[index])
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        return map(StoredEvent, count(self.first), self.types, self.datas)
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self) - 1
 
 
 class CommitListener(Protocol):

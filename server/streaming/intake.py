@@ -78,11 +78,13 @@ class Sequencer:
         self,
         deliver: Callable[[Event], None],
         *,
+        deliver_many: Callable[[list[Event]], None] | None = None,
         reorder_limit: int = DEFAULT_REORDER_LIMIT,
         compare: bool = False,
         compare_limit: int = DEFAULT_COMPARE_LIMIT,
     ) -> None:
         self._deliver = deliver
+        self._deliver_many = deliver_many or self._deliver_each
         self.reorder_limit = reorder_limit
         self.compare_limit = compare_limit
         self.comparing = compare
@@ -113,20 +115,27 @@ class Sequencer:
         return True
 
     def offer_many(self, events: list[Event], channel: str) -> None:
-        """`offer` each event in turn; the common case (the next seq, nothing held, no
-        comparing) is decided here without a call per event."""
-        if self.comparing:
-            for event in events:
-                self.offer(event, channel)
+        """`offer` each event in turn; the common case (the next seqs in order, nothing
+        held, no comparing) is decided for the whole batch at once."""
+        if not events:
             return
-        deliver = self._deliver
+        first = self.next_seq
+        if (
+            not self.comparing
+            and not self._held
+            and events[-1].seq == first + len(events) - 1
+            and [event.seq for event in events] == list(range(first, first + len(events)))
+        ):
+            self.next_seq += len(events)
+            self.accepted += len(events)
+            self._deliver_many(events)
+            return
         for event in events:
-            if event.seq != self.next_seq or self._held:
-                self.offer(event, channel)
-                continue
-            self.next_seq += 1
-            self.accepted += 1
-            deliver(event)
+            self.offer(event, channel)
+
+    def _deliver_each(self, events: list[Event]) -> None:
+        for event in events:
+            self._deliver(event)
 
     def stop_comparing(self) -> None:
         """One channel is gone: its missing copies are no longer differences."""
@@ -269,6 +278,7 @@ class Intake:
         self.mode = mode
         self.sequencer = Sequencer(
             self._deliver,
+            deliver_many=self._deliver_many,
             reorder_limit=limits.reorder_limit,
             compare=mode == "validate",
             compare_limit=limits.compare_limit,
@@ -463,14 +473,19 @@ class Intake:
             self.sequencer.offer(event, channel)
 
     def _deliver(self, event: Event) -> None:
+        self._deliver_many([event])
+
+    def _deliver_many(self, events: list[Event]) -> None:
+        """Hand on accepted events, in seq order."""
         if self.first_event_at is None:
             self.first_event_at = asyncio.get_running_loop().time()
-        if event.type in _NOTED_TYPES:
-            if event.type == "audit_result":
-                self.result = event["result"]
-            else:
-                self.last_error = event["error"]
-        self._outbox.append(event)
+        for event in events:
+            if event.type in _NOTED_TYPES:
+                if event.type == "audit_result":
+                    self.result = event["result"]
+                else:
+                    self.last_error = event["error"]
+        self._outbox += events
 
     def _hand_on(self) -> None:
         if self._outbox:

@@ -10,6 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protocol.events import Event, new_event
 from protocol.jsonlines import to_json
@@ -99,6 +101,24 @@ async def test_the_byte_limit_drops_too() -> None:
     assert log.append(entry(1, "x" * 300)) == 1
     assert log.append(entry(2, "x" * 300)) is None
     assert await log.finish(terminal()) == 2
+
+
+@given(
+    st.lists(st.integers(1, 6), min_size=1, max_size=8),
+    st.integers(1, 20),
+    st.integers(100, 3000),
+)
+def test_a_batch_fills_the_log_exactly_as_its_events_one_by_one(
+    batches: list[int], max_events: int, max_bytes: int
+) -> None:
+    limits = LogLimits(max_events=max_events, max_bytes=max_bytes)
+    whole, single = AuditLog("a", limits), AuditLog("b", limits)
+    seq = 0
+    for size in batches:
+        events = [entry(seq := seq + 1, "x" * (seq * 37 % 200)) for _ in range(size)]
+        assert whole.extend(events) == [single.append(event) for event in events]
+    assert (len(whole), whole.dropped) == (len(single), single.dropped)
+    assert whole.read(0, 1 << 30) == single.read(0, 1 << 30)
 
 
 async def test_every_entry_reaches_the_store_as_the_exact_data_text() -> None:

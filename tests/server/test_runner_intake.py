@@ -104,6 +104,33 @@ def test_offer_many_delivers_and_counts_exactly_as_offer_one_by_one(
     assert [getattr(batched, c) for c in counters] == [getattr(singly, c) for c in counters]
 
 
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(1, 12)), max_size=30), st.integers(1, 5))
+def test_runs_handed_on_at_once_match_offer_one_by_one(
+    runs: list[tuple[int, int]], reorder_limit: int
+) -> None:
+    # Reads mostly bring the next seqs in order: those go on as one batch (`deliver_many`).
+    one: list[int] = []
+    many: list[int] = []
+    batches: list[int] = []
+
+    def deliver_many(events: list[Event]) -> None:
+        batches.append(len(events))
+        many.extend(e.seq for e in events)
+
+    singly = Sequencer(lambda e: one.append(e.seq), reorder_limit=reorder_limit)
+    batched = Sequencer(
+        lambda e: many.append(e.seq), deliver_many=deliver_many, reorder_limit=reorder_limit
+    )
+    for first, length in runs:
+        events = [log_event(seq) for seq in range(first, first + length)]
+        for event in events:
+            singly.offer(event, "pipe")
+        batched.offer_many(events, "pipe")
+    assert many == one
+    counters = ("next_seq", "accepted", "duplicates", "gaps")
+    assert [getattr(batched, c) for c in counters] == [getattr(singly, c) for c in counters]
+
+
 def test_a_full_reorder_buffer_skips_the_gap_and_a_late_event_is_dropped() -> None:
     delivered: list[int] = []
     sequencer = Sequencer(lambda e: delivered.append(e.seq), reorder_limit=2)

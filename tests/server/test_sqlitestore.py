@@ -18,7 +18,7 @@ import pytest
 
 from server.stores.errors import StoreRefused, StoreUnavailable
 from server.stores.sqlite import SQLiteStore, StoreError, StoreSettings
-from server.stores.store import AuditRecord, StoredEvent
+from server.stores.store import AuditRecord, EventRun, StoredEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = StoreSettings(batch_interval=60.0, batch_max_events=10_000)  # commits only when asked
@@ -189,7 +189,7 @@ async def test_flushed_events_survive_sigkill_of_the_process(tmp_path: Path) -> 
         f"""
         import asyncio, json, os, sys
         from server.stores.sqlite import SQLiteStore, StoreSettings
-        from server.stores.store import AuditRecord, StoredEvent
+        from server.stores.store import AuditRecord, EventRun, StoredEvent
 
         async def main():
             settings = StoreSettings(batch_interval=60, batch_max_events=10**6)
@@ -345,3 +345,71 @@ async def test_a_transaction_holds_at_most_batch_max_events(tmp_path: Path) -> N
     assert batches == [8, 8, 4]
     assert [e.position for e in await store.load_events("a1")] == list(range(1, 21))
     await store.close()
+
+
+# -- events kept a run at a time (schema 2)
+
+VERSION_1 = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE audits (id TEXT PRIMARY KEY, url TEXT NOT NULL, tier TEXT NOT NULL,
+    verdict_mode TEXT NOT NULL, security_modules TEXT, ipc TEXT NOT NULL,
+    status TEXT NOT NULL, created_at REAL NOT NULL, started_at REAL, finished_at REAL,
+    trust_score INTEGER, risk_level TEXT, error_code TEXT, error TEXT, result TEXT);
+CREATE INDEX audits_by_creation ON audits (created_at, id);
+CREATE INDEX audits_by_status ON audits (status);
+CREATE TABLE events (audit_id TEXT NOT NULL, position INTEGER NOT NULL,
+    type TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (audit_id, position)) WITHOUT ROWID;
+"""
+
+
+async def test_a_version_1_file_is_migrated_with_every_event_byte_for_byte(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = [event(p) for p in range(1, 6)] + [event(6, "audit_complete")]
+    with sqlite3.connect(path) as db:
+        db.executescript(VERSION_1)
+        db.executemany(
+            "INSERT INTO events VALUES ('a1', ?, ?, ?)", [(e.position, e.type, e.data) for e in old]
+        )
+    store = SQLiteStore(path, SLOW)
+    await store.open()
+    try:
+        assert await store.load_events("a1") == old
+        assert await store.load_events("a1", after=4) == old[4:]
+        store.append_events("a1", [event(7)])
+        await store.flush()
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        rows = db.execute("SELECT position, type, data FROM events ORDER BY position").fetchall()
+    assert rows == [(e.position, e.type, e.data) for e in [*old, event(7)]]
+
+
+async def test_a_run_is_one_row_and_reads_back_from_any_position(store: SQLiteStore) -> None:
+    datas = ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":"\\u00e9"}']
+    run = EventRun(1, ["log_entry"] * 4, datas, ascii=True)
+    store.append_events("a1", run)
+    store.append_events("a1", [event(5), event(6)])
+    await store.flush()
+    assert await store.load_events("a1") == [*run, event(5), event(6)]
+    assert await store.load_events("a1", after=2) == [run[2], run[3], event(5), event(6)]
+    assert await store.load_events("a1", after=6) == []
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM event_runs").fetchone()[0] == 2
+    assert committed_events(store.path, "a1") == 6
+
+
+async def test_a_position_stored_twice_stops_the_store(store: SQLiteStore) -> None:
+    # The log never does this; if anything ever did, an id would name two events.
+    store.append_events("a1", EventRun(1, ["log_entry"] * 3, ["1", "2", "3"], ascii=True))
+    await store.flush()
+    store.append_events("a1", [event(3)])  # inside the stored run, not at its start
+    with pytest.raises(StoreUnavailable):
+        await store.flush()
+    assert store.failure is not None and "already stored" in store.failure
+    with sqlite3.connect(store.path) as db:
+        rows = db.execute("SELECT position, data FROM events ORDER BY position").fetchall()
+    assert rows == [(1, "1"), (2, "2"), (3, "3")]

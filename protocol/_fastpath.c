@@ -1,0 +1,797 @@
+/* The reader's fast path: msgpack frames to validated events and their SSE JSON, in C.
+ *
+ * A flood of events costs the server more in the interpreter (decode, validate, encode,
+ * one object at a time) than on the pipe. This module does that work for the common
+ * event, in one pass over its bytes: a flat map of ASCII text and numbers, at most one
+ * level of maps or lists, nothing else. It is an accelerator and never the reference:
+ * any frame it does not take (bytes, deeper nesting, non-ASCII text, a repeated key, an
+ * unknown type, anything invalid, a truncated or oversized frame) is left to the Python
+ * code in protocol/framing.py and protocol/events.py, which decides and names the error.
+ * So it may only be stricter than `events._QUICK`, and what it builds must equal what
+ * the Python path builds for the same frame: the same `Event` (fields in wire order) and
+ * the same JSON text as `jsonlines.to_json` (tests/protocol/test_fastpath.py compares
+ * them on generated frames).
+ *
+ * Memory safety: every read is checked against the end of the frame's body, which was
+ * itself checked against the buffer; no length from the wire is trusted before that.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* What the Python side hands over once (`configure`). */
+static PyObject *event_type;  /* protocol.events.Event */
+static PyObject *specs;       /* dict: type name -> (type name, min_seq, field specs) */
+/* The byte offsets of the Event's slots, in this order (found once, by `configure`). */
+#define SLOTS 5
+static const char *const slot_names[SLOTS] = {"type", "seq", "ts", "fields", "json"};
+static Py_ssize_t slot_offsets[SLOTS];
+
+enum { KIND_STR, KIND_INT, KIND_NUMBER, KIND_BOOL, KIND_MAP, KIND_LIST, KIND_BYTES };
+
+/* Outcomes of a step: done, not ours (the Python path decides), or a Python error set. */
+enum { OK = 0, PASS = 1, ERR = -1 };
+
+#define INT64_BOUND 9223372036854775807LL
+
+/* ---- an output buffer for JSON text ------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+} Text;
+
+static int text_reserve(Text *t, Py_ssize_t more) {
+    if (t->len + more <= t->cap) return OK;
+    Py_ssize_t cap = t->cap ? t->cap : 1024;
+    while (cap < t->len + more) cap *= 2;
+    char *data = PyMem_Realloc(t->data, (size_t)cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return ERR;
+    }
+    t->data = data;
+    t->cap = cap;
+    return OK;
+}
+
+static int text_add(Text *t, const char *s, Py_ssize_t n) {
+    if (text_reserve(t, n) != OK) return ERR;
+    memcpy(t->data + t->len, s, (size_t)n);
+    t->len += n;
+    return OK;
+}
+
+/* ASCII text as a JSON string, escaped as the standard library's encoder does with
+ * ensure_ascii: short escapes for the usual five, \u00xx (lowercase) for other control
+ * characters and DEL. */
+static int text_add_string(Text *t, const unsigned char *s, Py_ssize_t n) {
+    static const char hex[] = "0123456789abcdef";
+    if (text_reserve(t, n * 6 + 2) != OK) return ERR;
+    char *out = t->data + t->len;
+    *out++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= ' ' && c <= '~' && c != '"' && c != '\\') {
+            *out++ = (char)c;
+            continue;
+        }
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        }
+    }
+    *out++ = '"';
+    t->len = out - t->data;
+    return OK;
+}
+
+static int text_add_int(Text *t, long long v) {
+    char digits[24];
+    char *end = digits + sizeof digits, *p = end;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    return text_add(t, p, end - p);
+}
+
+/* `c` / 10^f in fixed notation as repr writes it ("12.5", "0.001", "3.0"). */
+static int write_fixed(int negative, unsigned __int128 c, int f, char *out) {
+    char digits[48];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(c % 10));
+        c /= 10;
+    } while (c);
+    while (n <= f) digits[n++] = '0'; /* at least one digit before the point */
+    int len = 0;
+    if (negative) out[len++] = '-';
+    for (int i = n - 1; i >= f; i--) out[len++] = digits[i];
+    out[len++] = '.';
+    if (f == 0) out[len++] = '0';
+    for (int i = f - 1; i >= 0; i--) out[len++] = digits[i];
+    return len;
+}
+
+/* repr(v) for 1e-4 <= |v| < 2**53, where repr writes fixed notation, by exact integer
+ * arithmetic: of the decimals that read back as v, one with the fewest fractional digits,
+ * the closest to v (a tie to the even one). -1 elsewhere, and for powers of two (whose
+ * lower neighbour is nearer than the upper one): PyOS_double_to_string then decides. */
+static int short_float(double v, char *out) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    int biased = (int)((bits >> 52) & 0x7ff);
+    uint64_t fraction = bits & ((1ULL << 52) - 1);
+    double size = fabs(v);
+    if (fraction == 0 || size < 1e-4 || size >= 9007199254740992.0) return -1;
+    uint64_t m = fraction | (1ULL << 52);
+    int e = biased - 1075; /* v = m * 2^e, -66 <= e <= 0 in this range */
+    /* In units of 2^(e-1): v is 2m, and reads back from anything in (2m-1, 2m+1), the
+     * ends included when m is even (round half to even). */
+    const int shift = 1 - e; /* one unit of v's last place is 2^shift units of this */
+    const unsigned __int128 unit = (unsigned __int128)1 << shift, part = unit - 1;
+    const unsigned __int128 lo = 2 * m - 1, hi = 2 * m + 1, mid = 2 * m;
+    const int closed = (m & 1) == 0;
+    unsigned __int128 scale = 1;
+    for (int f = 0; f <= 21; f++, scale *= 10) { /* 17 digits, 4 leading zeros at most */
+        unsigned __int128 low = lo * scale, high = hi * scale;
+        unsigned __int128 first = low >> shift, last = high >> shift;
+        if ((low & part) != 0 || !closed) first++; /* above `low`, or at it when closed */
+        if ((high & part) == 0 && !closed) last--;
+        if (first > last) continue;
+        unsigned __int128 target = mid * scale, c = target >> shift, rest = target & part;
+        if (2 * rest > unit || (2 * rest == unit && (c & 1))) c++;
+        c = c < first ? first : c > last ? last : c;
+        return write_fixed(v < 0, c, f, out);
+    }
+    return -1;
+}
+
+/* A float as `repr` writes it, which is what the JSON encoder writes for a finite float. */
+static int text_add_float(Text *t, double v) {
+    char fixed[64];
+    int n = short_float(v, fixed);
+    if (n >= 0) return text_add(t, fixed, n);
+    char *s = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (s == NULL) return ERR;
+    int status = text_add(t, s, (Py_ssize_t)strlen(s));
+    PyMem_Free(s);
+    return status;
+}
+
+/* repr(v) through the fast path, for tests: None where it defers to the general one. */
+static PyObject *float_repr(PyObject *self, PyObject *arg) {
+    double v = PyFloat_AsDouble(arg);
+    if (v == -1.0 && PyErr_Occurred()) return NULL;
+    char fixed[64];
+    int n = isfinite(v) ? short_float(v, fixed) : -1;
+    if (n < 0) Py_RETURN_NONE;
+    return PyUnicode_FromStringAndSize(fixed, n);
+}
+
+/* ---- reading msgpack ---------------------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *p;
+    const unsigned char *end;
+} Reader;
+
+static int take(Reader *r, Py_ssize_t n, const unsigned char **out) {
+    if (r->end - r->p < n) return PASS;
+    *out = r->p;
+    r->p += n;
+    return OK;
+}
+
+static uint64_t big_endian(const unsigned char *b, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | b[i];
+    return v;
+}
+
+/* A map or array header of `family` (0x80 fixmap / 0x90 fixarray); PASS for anything else. */
+static int read_count(Reader *r, int is_map, Py_ssize_t *count) {
+    const unsigned char *b;
+    if (take(r, 1, &b) != OK) return PASS;
+    unsigned char c = b[0];
+    unsigned char fix = is_map ? 0x80 : 0x90, sixteen = is_map ? 0xde : 0xdc;
+    if ((c & 0xf0) == fix) {
+        *count = c & 0x0f;
+        return OK;
+    }
+    int width = c == sixteen ? 2 : c == sixteen + 1 ? 4 : 0;
+    if (width == 0 || take(r, width, &b) != OK) return PASS;
+    *count = (Py_ssize_t)big_endian(b, width);
+    /* Every entry takes at least one byte per item: a larger count cannot be real. */
+    return *count <= (r->end - r->p) ? OK : PASS;
+}
+
+/* ASCII text (str family only); PASS for other types or non-ASCII bytes. */
+static int read_ascii(Reader *r, const unsigned char **s, Py_ssize_t *n) {
+    const unsigned char *b;
+    if (take(r, 1, &b) != OK) return PASS;
+    unsigned char c = b[0];
+    int width = 0;
+    if ((c & 0xe0) == 0xa0) {
+        *n = c & 0x1f;
+    } else if (c >= 0xd9 && c <= 0xdb) {
+        width = 1 << (c - 0xd9);
+        if (take(r, width, &b) != OK) return PASS;
+        *n = (Py_ssize_t)big_endian(b, width);
+    } else {
+        return PASS;
+    }
+    if (*n > r->end - r->p || take(r, *n, s) != OK) return PASS;
+    for (Py_ssize_t i = 0; i < *n; i++)
+        if ((*s)[i] & 0x80) return PASS;
+    return OK;
+}
+
+/* Short keys and type names repeat in every event: one str object each, kept here, saves
+ * building the text and hashing it again per event. Direct-mapped, bounded (KEYS slots). */
+#define KEYS 512
+#define KEY_MAX 32
+static struct {
+    Py_ssize_t n;
+    unsigned char s[KEY_MAX];
+    PyObject *o;
+} keys[KEYS];
+
+static PyObject *ascii_object(const unsigned char *s, Py_ssize_t n) {
+    PyObject *o;
+    size_t slot = 0;
+    if (n <= KEY_MAX) {
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (Py_ssize_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
+        slot = h % KEYS;
+        if (keys[slot].o != NULL && keys[slot].n == n && memcmp(keys[slot].s, s, (size_t)n) == 0) {
+            Py_INCREF(keys[slot].o);
+            return keys[slot].o;
+        }
+    }
+    if ((o = PyUnicode_New(n, 127)) == NULL) return NULL;
+    memcpy(PyUnicode_DATA(o), s, (size_t)n);
+    if (n <= KEY_MAX) {
+        if (PyObject_Hash(o) == -1) {
+            Py_DECREF(o);
+            return NULL;
+        }
+        Py_XSETREF(keys[slot].o, Py_NewRef(o));
+        keys[slot].n = n;
+        memcpy(keys[slot].s, s, (size_t)n);
+    }
+    return o;
+}
+
+/* What a msgpack value is, read without building anything. */
+typedef enum { S_NONE, S_BOOL, S_INT, S_FLOAT, S_STR, S_MAP, S_LIST } Shape;
+
+typedef struct {
+    Shape shape;
+    long long i;            /* S_INT, S_BOOL */
+    double f;               /* S_FLOAT */
+    const unsigned char *s; /* S_STR */
+    Py_ssize_t n;           /* S_STR */
+} Scalar;
+
+static int read_int(const unsigned char *b, Reader *r, long long *v) {
+    unsigned char c = b[0];
+    if (c <= 0x7f) {
+        *v = c;
+        return OK;
+    }
+    if (c >= 0xe0) {
+        *v = (signed char)c;
+        return OK;
+    }
+    const unsigned char *d;
+    int width = 1 << ((c - 0xcc) & 3);
+    if (take(r, width, &d) != OK) return PASS;
+    uint64_t u = big_endian(d, width);
+    if (c <= 0xcf) { /* unsigned */
+        if (u > (uint64_t)INT64_BOUND) return PASS;
+        *v = (long long)u;
+        return OK;
+    }
+    /* signed: sign-extend from `width` bytes */
+    if (width < 8 && (u >> (width * 8 - 1)) & 1) u |= ~((uint64_t)0) << (width * 8);
+    *v = (long long)u;
+    return OK;
+}
+
+/* A scalar (nil, boolean, 64-bit signed integer, finite float, ASCII text) into `sc`; a
+ * map or array header is left unread with its shape noted. PASS for anything else. */
+static int read_scalar(Reader *r, Scalar *sc) {
+    const unsigned char *b;
+    if (take(r, 1, &b) != OK) return PASS;
+    unsigned char c = b[0];
+    if (c <= 0x7f || c >= 0xe0 || (c >= 0xcc && c <= 0xcf) || (c >= 0xd0 && c <= 0xd3)) {
+        sc->shape = S_INT;
+        return read_int(b, r, &sc->i);
+    }
+    if (c == 0xca || c == 0xcb) {
+        const unsigned char *d;
+        if (take(r, c == 0xca ? 4 : 8, &d) != OK) return PASS;
+        if (c == 0xca) {
+            uint32_t u = (uint32_t)big_endian(d, 4);
+            float f;
+            memcpy(&f, &u, 4);
+            sc->f = f;
+        } else {
+            uint64_t u = big_endian(d, 8);
+            memcpy(&sc->f, &u, 8);
+        }
+        sc->shape = S_FLOAT;
+        return isfinite(sc->f) ? OK : PASS;
+    }
+    if (c == 0xc0 || c == 0xc2 || c == 0xc3) {
+        sc->shape = c == 0xc0 ? S_NONE : S_BOOL;
+        sc->i = c == 0xc3;
+        return OK;
+    }
+    r->p--; /* the headers below are read again by their readers */
+    if ((c & 0xe0) == 0xa0 || (c >= 0xd9 && c <= 0xdb)) {
+        sc->shape = S_STR;
+        return read_ascii(r, &sc->s, &sc->n);
+    }
+    if ((c & 0xf0) == 0x80 || c == 0xde || c == 0xdf) {
+        sc->shape = S_MAP;
+        return OK;
+    }
+    if ((c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd) {
+        sc->shape = S_LIST;
+        return OK;
+    }
+    return PASS; /* bin, ext, the unused code */
+}
+
+static PyObject *scalar_object(const Scalar *sc) {
+    switch (sc->shape) {
+    case S_INT: return PyLong_FromLongLong(sc->i);
+    case S_FLOAT: return PyFloat_FromDouble(sc->f);
+    case S_STR: return ascii_object(sc->s, sc->n);
+    case S_BOOL: return Py_NewRef(sc->i ? Py_True : Py_False);
+    default: return Py_NewRef(Py_None);
+    }
+}
+
+static int scalar_json(Text *t, const Scalar *sc) {
+    switch (sc->shape) {
+    case S_INT: return text_add_int(t, sc->i);
+    case S_FLOAT: return text_add_float(t, sc->f);
+    case S_STR: return text_add_string(t, sc->s, sc->n);
+    case S_BOOL: return sc->i ? text_add(t, "true", 4) : text_add(t, "false", 5);
+    default: return text_add(t, "null", 4);
+    }
+}
+
+/* One msgpack value: its Python object in `*out` and its JSON in `t`. Scalars, and at
+ * `depth` 0 a map of ASCII keys to scalars or a list of scalars. PASS for anything else. */
+static int read_value(Reader *r, int depth, Text *t, PyObject **out, Shape *shape);
+
+static int read_collection(Reader *r, int is_map, Text *t, PyObject **out) {
+    Py_ssize_t count;
+    if (read_count(r, is_map, &count) != OK) return PASS;
+    PyObject *o = is_map ? PyDict_New() : PyList_New(0);
+    if (o == NULL) return ERR;
+    int status = text_add(t, is_map ? "{" : "[", 1);
+    for (Py_ssize_t i = 0; i < count && status == OK; i++) {
+        if (i > 0 && (status = text_add(t, ",", 1)) != OK) break;
+        PyObject *key = NULL, *item = NULL;
+        Shape shape;
+        if (is_map) {
+            const unsigned char *s;
+            Py_ssize_t n;
+            if ((status = read_ascii(r, &s, &n)) != OK) break;
+            if ((status = text_add_string(t, s, n)) != OK) break;
+            if ((status = text_add(t, ":", 1)) != OK) break;
+            if ((key = ascii_object(s, n)) == NULL) {
+                status = ERR;
+                break;
+            }
+        }
+        status = read_value(r, 1, t, &item, &shape);
+        if (status == OK && is_map) {
+            status = PyDict_SetItem(o, key, item) < 0 ? ERR : OK;
+            Py_DECREF(item);
+        } else if (status == OK) {
+            status = PyList_Append(o, item) < 0 ? ERR : OK;
+            Py_DECREF(item);
+        }
+        Py_XDECREF(key);
+    }
+    /* A repeated key keeps one entry: the Python path decides what that means. */
+    if (status == OK && is_map && PyDict_GET_SIZE(o) != count) status = PASS;
+    if (status == OK) status = text_add(t, is_map ? "}" : "]", 1);
+    if (status != OK) {
+        Py_DECREF(o);
+        return status;
+    }
+    *out = o;
+    return OK;
+}
+
+static int read_value(Reader *r, int depth, Text *t, PyObject **out, Shape *shape) {
+    Scalar sc;
+    int status = read_scalar(r, &sc);
+    if (status != OK) return status;
+    *shape = sc.shape;
+    if (sc.shape == S_MAP || sc.shape == S_LIST) {
+        if (depth > 0) return PASS; /* deeper nesting is not ours */
+        return read_collection(r, sc.shape == S_MAP, t, out);
+    }
+    if ((*out = scalar_object(&sc)) == NULL) return ERR;
+    return scalar_json(t, &sc);
+}
+
+/* ---- validation against the type's spec --------------------------------------------- */
+
+/* `value` against one field spec (name, kind, choices, low, high, required): OK or PASS. */
+static int check_field(PyObject *value, PyObject *spec);
+
+static int within(PyObject *value, PyObject *low, PyObject *high) {
+    int a = PyObject_RichCompareBool(low, value, Py_LE);
+    if (a != 1) return a < 0 ? ERR : PASS;
+    int b = PyObject_RichCompareBool(value, high, Py_LE);
+    return b == 1 ? OK : b < 0 ? ERR : PASS;
+}
+
+static int check_fields(PyObject *values, PyObject *field_specs) {
+    Py_ssize_t n = PyTuple_GET_SIZE(field_specs);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *spec = PyTuple_GET_ITEM(field_specs, i);
+        PyObject *value = PyDict_GetItemWithError(values, PyTuple_GET_ITEM(spec, 0));
+        if (value == NULL) return PyErr_Occurred() ? ERR : PASS;
+        int status = check_field(value, spec);
+        if (status != OK) return status;
+    }
+    return OK;
+}
+
+static int check_field(PyObject *value, PyObject *spec) {
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+    PyObject *choices = PyTuple_GET_ITEM(spec, 2);
+    PyObject *low = PyTuple_GET_ITEM(spec, 3), *high = PyTuple_GET_ITEM(spec, 4);
+    PyObject *required = PyTuple_GET_ITEM(spec, 5);
+    switch (kind) {
+    case KIND_STR:
+        if (!PyUnicode_CheckExact(value)) return PASS;
+        if (choices != Py_None) {
+            int in = PySet_Contains(choices, value);
+            return in == 1 ? OK : in < 0 ? ERR : PASS;
+        }
+        return OK;
+    case KIND_INT:
+        return PyLong_CheckExact(value) ? within(value, low, high) : PASS;
+    case KIND_NUMBER:
+        return PyLong_CheckExact(value) || PyFloat_CheckExact(value) ? within(value, low, high)
+                                                                     : PASS;
+    case KIND_BOOL:
+        return PyBool_Check(value) ? OK : PASS;
+    case KIND_MAP:
+        if (!PyDict_CheckExact(value)) return PASS;
+        return required == Py_None ? OK : check_fields(value, required);
+    case KIND_LIST:
+        return PyList_CheckExact(value) ? OK : PASS;
+    default: /* bytes never come this way */
+        return PASS;
+    }
+}
+
+/* Keys beyond the spec's (a newer peer's) are taken only as scalars, as the quick test
+ * takes them: a map or list must be one of the spec's fields. */
+static int check_extras(PyObject *fields, PyObject *field_specs) {
+    Py_ssize_t known = PyTuple_GET_SIZE(field_specs);
+    if (PyDict_GET_SIZE(fields) == known) return OK;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(fields, &pos, &key, &value)) {
+        if (!PyDict_CheckExact(value) && !PyList_CheckExact(value)) continue;
+        int found = 0;
+        for (Py_ssize_t i = 0; i < known && !found; i++) {
+            int same = PyUnicode_Compare(key, PyTuple_GET_ITEM(PyTuple_GET_ITEM(field_specs, i), 0));
+            if (same == -1 && PyErr_Occurred()) return ERR;
+            found = same == 0;
+        }
+        if (!found) return PASS;
+    }
+    return OK;
+}
+
+/* ---- one frame ---------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject *spec;  /* borrowed: (type name, min_seq, field specs) */
+    long long seq;
+    double ts;
+    PyObject *fields;
+} Head;
+
+/* Which common key `key` is (a bit of `seen`), or 0 for a field of the type. */
+static unsigned common_bit(const unsigned char *key, Py_ssize_t n) {
+    if (n == 1 && key[0] == 'v') return 1;
+    if (n == 4 && memcmp(key, "type", 4) == 0) return 2;
+    if (n == 3 && memcmp(key, "seq", 3) == 0) return 4;
+    if (n == 2 && memcmp(key, "ts", 2) == 0) return 8;
+    return 0;
+}
+
+/* The value of common key `bit` into `h`. Nothing is built: the head's text is written
+ * last, in the canonical order, whatever the order on the wire. */
+static int read_common(Reader *r, unsigned bit, Head *h) {
+    Scalar sc;
+    int status = read_scalar(r, &sc);
+    if (status != OK) return status;
+    switch (bit) {
+    case 1:
+        return sc.shape == S_INT && sc.i == 1 ? OK : PASS;
+    case 2: {
+        if (sc.shape != S_STR) return PASS;
+        PyObject *name = ascii_object(sc.s, sc.n);
+        if (name == NULL) return ERR;
+        h->spec = PyDict_GetItemWithError(specs, name);
+        Py_DECREF(name);
+        return h->spec != NULL ? OK : PyErr_Occurred() ? ERR : PASS;
+    }
+    case 4:
+        h->seq = sc.i;
+        return sc.shape == S_INT ? OK : PASS;
+    default: /* ts: a finite float, or an integer whose absolute value fits 63 bits */
+        h->ts = sc.shape == S_FLOAT ? sc.f : (double)sc.i;
+        return sc.shape == S_FLOAT || (sc.shape == S_INT && sc.i >= -INT64_BOUND) ? OK : PASS;
+    }
+}
+
+static int read_field(Reader *r, const unsigned char *key, Py_ssize_t n, Head *h, Text *t) {
+    PyObject *name = ascii_object(key, n), *value = NULL;
+    Shape shape;
+    if (name == NULL) return ERR;
+    int status = text_add(t, ",", 1);
+    if (status == OK) status = text_add_string(t, key, n);
+    if (status == OK) status = text_add(t, ":", 1);
+    if (status == OK) status = read_value(r, 0, t, &value, &shape);
+    if (status == OK && PyDict_SetItem(h->fields, name, value) < 0) status = ERR;
+    Py_DECREF(name);
+    Py_XDECREF(value);
+    return status;
+}
+
+static int read_event(const unsigned char *body, Py_ssize_t size, Text *t, Text *head,
+                      PyObject **out) {
+    Reader r = {body, body + size};
+    Head h = {NULL, 0, 0.0, NULL};
+    Py_ssize_t count;
+    unsigned seen = 0;
+    int status = read_count(&r, 1, &count);
+    if (status != OK) return status;
+    if ((h.fields = PyDict_New()) == NULL) return ERR;
+    t->len = 0;
+    for (Py_ssize_t i = 0; i < count && status == OK; i++) {
+        const unsigned char *key;
+        Py_ssize_t n;
+        if ((status = read_ascii(&r, &key, &n)) != OK) break;
+        unsigned bit = common_bit(key, n);
+        if (bit == 0) {
+            status = read_field(&r, key, n, &h, t);
+        } else if (seen & bit) {
+            status = PASS; /* repeated */
+        } else {
+            seen |= bit;
+            status = read_common(&r, bit, &h);
+        }
+    }
+    if (status == OK && (r.p != r.end || seen != 15)) status = PASS;
+    if (status == OK && PyDict_GET_SIZE(h.fields) != count - 4) status = PASS; /* repeats */
+    if (status == OK) {
+        long long min_seq = PyLong_AsLongLong(PyTuple_GET_ITEM(h.spec, 1));
+        PyObject *field_specs = PyTuple_GET_ITEM(h.spec, 2);
+        if (h.seq < min_seq) status = PASS;
+        else if ((status = check_fields(h.fields, field_specs)) == OK)
+            status = check_extras(h.fields, field_specs);
+    }
+    if (status != OK) {
+        Py_DECREF(h.fields);
+        return status;
+    }
+    /* {"v":1,"type":T,"seq":N,"ts":F + the fields' text (each led by a comma) + } */
+    Py_ssize_t tn;
+    PyObject *type_name = PyTuple_GET_ITEM(h.spec, 0);
+    const char *tname = PyUnicode_AsUTF8AndSize(type_name, &tn);
+    head->len = 0;
+    status = tname == NULL ? ERR : text_add(head, "{\"v\":1,\"type\":", 14);
+    if (status == OK) status = text_add_string(head, (const unsigned char *)tname, tn);
+    if (status == OK) status = text_add(head, ",\"seq\":", 7);
+    if (status == OK) status = text_add_int(head, h.seq);
+    if (status == OK) status = text_add(head, ",\"ts\":", 6);
+    if (status == OK) status = text_add_float(head, h.ts);
+    PyObject *json = NULL, *seq = NULL, *ts = NULL, *event = NULL;
+    if (status == OK && (json = PyUnicode_New(head->len + t->len + 1, 127)) != NULL) {
+        char *d = PyUnicode_DATA(json);
+        memcpy(d, head->data, (size_t)head->len);
+        memcpy(d + head->len, t->data, (size_t)t->len);
+        d[head->len + t->len] = '}';
+    }
+    if (status == OK && json != NULL && (seq = PyLong_FromLongLong(h.seq)) != NULL &&
+        (ts = PyFloat_FromDouble(h.ts)) != NULL) {
+        PyTypeObject *type = (PyTypeObject *)event_type;
+        event = type->tp_alloc(type, 0);
+    }
+    /* A new object's slots are empty: each takes its value's reference, as the slot's
+     * own descriptor would (the dataclass is frozen, so its __setattr__ refuses). */
+    if (event != NULL) {
+        PyObject *values[SLOTS] = {type_name, seq, ts, h.fields, json};
+        for (int i = 0; i < SLOTS; i++)
+            *(PyObject **)((char *)event + slot_offsets[i]) = Py_NewRef(values[i]);
+    }
+    Py_XDECREF(json);
+    Py_XDECREF(seq);
+    Py_XDECREF(ts);
+    Py_DECREF(h.fields);
+    if (event == NULL) return ERR;
+    *out = event;
+    return OK;
+}
+
+/* ---- the module's functions --------------------------------------------------------- */
+
+/* The offset of the writable object slot `name` of `type`; -1 with an error if it has none. */
+static Py_ssize_t slot_offset(PyObject *type, const char *name) {
+    PyObject *descr = PyObject_GetAttrString(type, name);
+    if (descr == NULL) return -1;
+    Py_ssize_t offset = -1;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & READONLY)) offset = member->offset;
+    }
+    Py_DECREF(descr);
+    if (offset < 0)
+        PyErr_Format(PyExc_TypeError, "configure: %R has no object slot %s", type, name);
+    return offset;
+}
+
+static PyObject *configure(PyObject *self, PyObject *args) {
+    PyObject *type, *table;
+    if (!PyArg_ParseTuple(args, "OO!:configure", &type, &PyDict_Type, &table)) return NULL;
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "configure: the event type must be a class");
+        return NULL;
+    }
+    Py_ssize_t offsets[SLOTS];
+    for (int i = 0; i < SLOTS; i++)
+        if ((offsets[i] = slot_offset(type, slot_names[i])) < 0) return NULL;
+    memcpy(slot_offsets, offsets, sizeof offsets);
+    Py_INCREF(type);
+    Py_INCREF(table);
+    Py_XSETREF(event_type, type);
+    Py_XSETREF(specs, table);
+    Py_RETURN_NONE;
+}
+
+static PyObject *decode_frames(PyObject *self, PyObject *args) {
+    Py_buffer buffer;
+    Py_ssize_t pos, limit;
+    PyObject *events;
+    if (!PyArg_ParseTuple(args, "y*nnO!:decode_frames", &buffer, &pos, &limit, &PyList_Type,
+                          &events))
+        return NULL;
+    if (event_type == NULL) {
+        PyBuffer_Release(&buffer);
+        PyErr_SetString(PyExc_RuntimeError, "decode_frames: configure() was not called");
+        return NULL;
+    }
+    const unsigned char *data = buffer.buf;
+    Py_ssize_t end = buffer.len;
+    Text text = {0}, head = {0};
+    int status = OK;
+    while (pos >= 0 && end - pos >= 4) {
+        Py_ssize_t size = (Py_ssize_t)big_endian(data + pos, 4);
+        if (size > limit || end - pos - 4 < size) break;
+        PyObject *event = NULL;
+        status = read_event(data + pos + 4, size, &text, &head, &event);
+        if (status != OK) break;
+        status = PyList_Append(events, event) < 0 ? ERR : OK;
+        Py_DECREF(event);
+        if (status != OK) break;
+        pos += 4 + size;
+    }
+    PyMem_Free(text.data);
+    PyMem_Free(head.data);
+    PyBuffer_Release(&buffer);
+    if (status == ERR) return NULL;
+    return PyLong_FromSsize_t(pos);
+}
+
+/* The SSE messages of a log's entries: `id: P\nevent: T\ndata: D\n\n` for positions
+ * first, first + 1, ... Types and data must be one-line ASCII (protocol type names and
+ * `to_json` text are): anything else is a caller's bug, refused with ValueError. */
+static PyObject *sse_entries(PyObject *self, PyObject *args) {
+    long long first;
+    PyObject *types, *datas;
+    if (!PyArg_ParseTuple(args, "LO!O!:sse_entries", &first, &PyList_Type, &types,
+                          &PyList_Type, &datas))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(types);
+    if (PyList_GET_SIZE(datas) != n) {
+        PyErr_SetString(PyExc_ValueError, "sse_entries: types and data differ in length");
+        return NULL;
+    }
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *type = PyList_GET_ITEM(types, i), *data = PyList_GET_ITEM(datas, i);
+        if (!PyUnicode_Check(type) || !PyUnicode_Check(data) || !PyUnicode_IS_ASCII(type) ||
+            !PyUnicode_IS_ASCII(data)) {
+            PyErr_SetString(PyExc_ValueError, "sse_entries: types and data must be ASCII text");
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_ssize_t tn = PyUnicode_GET_LENGTH(type), dn = PyUnicode_GET_LENGTH(data);
+        const char *t = (const char *)PyUnicode_DATA(type), *d = PyUnicode_DATA(data);
+        if (memchr(t, '\n', tn) || memchr(t, '\r', tn) || memchr(t, '\0', tn) ||
+            memchr(d, '\n', dn) || memchr(d, '\r', dn)) {
+            PyErr_SetString(PyExc_ValueError, "sse_entries: a type or data spans lines");
+            Py_DECREF(out);
+            return NULL;
+        }
+        char id[40];
+        int idn = snprintf(id, sizeof id, "id: %lld\nevent: ", first + i);
+        PyObject *entry = PyBytes_FromStringAndSize(NULL, idn + tn + 7 + dn + 2);
+        if (entry == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        char *e = PyBytes_AS_STRING(entry);
+        memcpy(e, id, (size_t)idn);
+        e += idn;
+        memcpy(e, t, (size_t)tn);
+        e += tn;
+        memcpy(e, "\ndata: ", 7);
+        e += 7;
+        memcpy(e, d, (size_t)dn);
+        e += dn;
+        memcpy(e, "\n\n", 2);
+        PyList_SET_ITEM(out, i, entry);
+    }
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(event_type, specs): the Event class and the spec table (events.fast_specs)."},
+    {"decode_frames", decode_frames, METH_VARARGS,
+     "decode_frames(buffer, pos, max_frame_size, events) -> pos: append the events of the "
+     "complete frames from `pos` on that the fast path takes; stop at the first it does not "
+     "(or an incomplete or oversized one) and return its position."},
+    {"float_repr", float_repr, METH_O,
+     "float_repr(x) -> repr(x) as the fast path writes it, or None where it defers."},
+    {"sse_entries", sse_entries, METH_VARARGS,
+     "sse_entries(first_id, types, datas) -> list of SSE messages, one per entry."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "protocol._fastpath",
+    "The reader's fast path in C (see protocol/_fastpath.c).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastpath(void) { return PyModule_Create(&module); }
