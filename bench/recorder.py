@@ -59,10 +59,11 @@ class Recorder:
 
     def extend(self, events: list[Event]) -> None:
         positions = self._log.extend(events)
-        kept = [(p, e) for p, e in zip(positions, events, strict=True) if p is not None]
-        if kept and kept[-1][0] - kept[0][0] == len(kept) - 1:
-            self._waiting.append(self._run(kept[0][0], [e for _, e in kept]))
+        first, last = (positions[0], positions[-1]) if positions else (None, None)
+        if first is not None and last == first + len(events) - 1 and None not in positions:
+            self._waiting.append(self._run(first, events))  # the common case: all kept
         else:
+            kept = [(p, e) for p, e in zip(positions, events, strict=True) if p is not None]
             self._waiting.extend(self._run(p, [e]) for p, e in kept)
         self.visible()
 

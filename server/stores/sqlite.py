@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
@@ -71,7 +72,8 @@ CREATE TABLE event_runs (
     first INTEGER NOT NULL,  -- the position (SSE id) of the run's first event
     last INTEGER NOT NULL,
     types TEXT NOT NULL,  -- a JSON array: each event's type
-    datas TEXT NOT NULL,  -- a JSON array: each event's SSE data text, exactly
+    ends TEXT NOT NULL,  -- a JSON array: where each event's text ends in `datas`
+    datas TEXT NOT NULL,  -- the events' SSE data texts, exactly, one after the other
     PRIMARY KEY (audit_id, first)
 ) WITHOUT ROWID;
 -- A position is stored once, ever: a run that overlaps a stored one is refused.
@@ -83,9 +85,13 @@ WHEN (
 BEGIN SELECT RAISE(ABORT, 'event positions already stored'); END;
 -- One row per event, for reading by hand (sqlite3 veritas.sqlite3 'SELECT ... FROM events').
 CREATE VIEW events (audit_id, position, type, data) AS
-SELECT r.audit_id, r.first + t.key, t.value, d.value
-FROM event_runs AS r, json_each(r.types) AS t, json_each(r.datas) AS d
-WHERE d.key = t.key;
+SELECT audit_id, first + key, type, substr(datas, start + 1, stop - start) FROM (
+    SELECT r.audit_id, r.first, t.key, t.value AS type, r.datas,
+        json_extract(r.ends, '$[' || t.key || ']') AS stop,
+        CASE t.key WHEN 0 THEN 0 ELSE json_extract(r.ends, '$[' || (t.key - 1) || ']') END
+            AS start
+    FROM event_runs AS r, json_each(r.types) AS t
+);
 """
 
 _SCHEMA: Final = (
@@ -122,7 +128,8 @@ ALTER TABLE events RENAME TO events_v1;
     + _RUNS_SCHEMA
     + """
 INSERT INTO event_runs
-SELECT audit_id, position, position, json_array(type), json_array(data) FROM events_v1;
+SELECT audit_id, position, position, json_array(type), json_array(length(data)), data
+FROM events_v1;
 DROP TABLE events_v1;
 """,
 }
@@ -290,7 +297,7 @@ class SQLiteStore:
     async def load_events(self, audit_id: str, after: int = 0) -> Sequence[StoredEvent]:
         def read(db: sqlite3.Connection) -> list[StoredEvent]:
             rows = db.execute(
-                "SELECT first, types, datas FROM event_runs"
+                "SELECT first, types, ends, datas FROM event_runs"
                 " WHERE audit_id = ? AND last > ? ORDER BY first",
                 (audit_id, after),
             ).fetchall()
@@ -372,7 +379,7 @@ class SQLiteStore:
         results: list[Any] = []
         try:
             with db:
-                rows: list[tuple[str, int, int, str, str]] = []
+                rows: list[_RunRow] = []
                 for item in batch:
                     if isinstance(item, _Write):
                         _insert_events(db, rows)
@@ -479,16 +486,20 @@ def _in_savepoint(
     return result
 
 
-def _insert_events(db: sqlite3.Connection, runs: list[tuple[str, int, int, str, str]]) -> None:
+_RunRow = tuple[str, int, int, str, str, str]  # a row of event_runs
+
+
+def _insert_events(db: sqlite3.Connection, runs: list[_RunRow]) -> None:
     if runs:
         db.executemany(
-            "INSERT INTO event_runs (audit_id, first, last, types, datas) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO event_runs (audit_id, first, last, types, ends, datas)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             runs,
         )
         runs.clear()
 
 
-def _runs(audit_id: str, events: Sequence[StoredEvent]) -> list[tuple[str, int, int, str, str]]:
+def _runs(audit_id: str, events: Sequence[StoredEvent]) -> list[_RunRow]:
     """The rows of `event_runs` for `events`: a log's `EventRun` as it is, anything else
     cut where its positions stop being consecutive."""
     if isinstance(events, EventRun):
@@ -504,19 +515,21 @@ def _runs(audit_id: str, events: Sequence[StoredEvent]) -> list[tuple[str, int, 
     return rows
 
 
-def _run_row(
-    audit_id: str, first: int, types: list[str], datas: list[str]
-) -> tuple[str, int, int, str, str]:
-    # Text was checked when it was queued (`check_text`): orjson encodes any valid str.
-    packed = orjson.dumps(types).decode(), orjson.dumps(datas).decode()
-    return (audit_id, first, first + len(datas) - 1, *packed)
+def _run_row(audit_id: str, first: int, types: list[str], datas: list[str]) -> _RunRow:
+    # The texts joined as they are (escaping them into a JSON array cost the writer more
+    # than anything else it did per event), and where each one ends.
+    ends = orjson.dumps(list(accumulate(map(len, datas)))).decode()
+    kinds = orjson.dumps(types).decode()
+    return (audit_id, first, first + len(datas) - 1, kinds, ends, "".join(datas))
 
 
-def _stored_events(rows: Iterable[tuple[int, str, str]], after: int) -> list[StoredEvent]:
-    """The events of `event_runs` rows (first, types, datas) at positions after `after`."""
+def _stored_events(rows: Iterable[tuple[int, str, str, str]], after: int) -> list[StoredEvent]:
+    """The events of `event_runs` rows (first, types, ends, datas) after position `after`."""
     events: list[StoredEvent] = []
-    for first, types, datas in rows:
-        run = EventRun(first, orjson.loads(types), orjson.loads(datas), ascii=False)
+    for first, types, ends, datas in rows:
+        stops: list[int] = orjson.loads(ends)
+        texts = [datas[start:stop] for start, stop in zip([0, *stops], stops, strict=False)]
+        run = EventRun(first, orjson.loads(types), texts, ascii=False)
         events += run[max(after - first + 1, 0) :]
     return events
 
