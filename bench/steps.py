@@ -30,7 +30,7 @@ from bench.emitter import frame
 from bench.stats import Table, fmt
 from bench.stream import EventStream
 from protocol.events import Event, from_wire
-from protocol.framing import HEADER
+from protocol.framing import HEADER, FrameDecoder
 from protocol.jsonlines import to_json, to_json_reference
 from protocol.sse import encode_event, encode_message
 from server.streaming.intake import Intake
@@ -118,6 +118,15 @@ def walk_frames(chunks: list[bytes], unpack: bool) -> None:
                 msgpack.unpackb(chunk[start:pos])
 
 
+def decode(chunks: list[bytes], fast: bool) -> None:
+    decoder = FrameDecoder(fast=fast)
+    events: list[Event] = []
+    for chunk in chunks:
+        decoder.feed(chunk)
+        decoder.decode_into(events)
+        events.clear()
+
+
 def into_intake(chunks: list[bytes], sink: Any) -> None:
     intake = Intake(sink, audit_id="bench", mode="pipe")
     for chunk in chunks:
@@ -135,6 +144,8 @@ def reader_steps(chunks: list[bytes], count: int) -> dict[str, Callable[[], Any]
     return {
         "walk the frame headers only": lambda: walk_frames(chunks, unpack=False),
         "+ msgpack.unpackb of each frame": lambda: walk_frames(chunks, unpack=True),
+        "decode and validate into Events: the Python path": lambda: decode(chunks, fast=False),
+        "the same, and each one's JSON: the C fast path": lambda: decode(chunks, fast=True),
         "intake: decode, validate, de-duplicate (no sink)": lambda: into_intake(chunks, NullSink()),
         "log alone: AuditLog.extend per read (JSON, SSE)": lambda: _extend_all(
             new_log(count), batches
