@@ -57,6 +57,7 @@ from server.stores.store import (
 )
 
 SCHEMA_VERSION: Final = 2
+PAGE_SIZE: Final = 16384
 _COLUMNS: Final = tuple(f.name for f in fields(AuditRecord))  # the order of SELECT results
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM audits"
 _RECORD_FIELDS: Final = frozenset(_COLUMNS)
@@ -66,16 +67,17 @@ logger = logging.getLogger("server.stores.store")
 
 _RUNS_SCHEMA: Final = """
 -- Events are kept a run at a time (the events of one append, at consecutive positions):
--- one row per run, not per event, since a row costs SQLite more than its bytes do.
+-- one row per run, not per event, since a row costs SQLite more than its bytes do. A rowid
+-- table with an index, not WITHOUT ROWID: its rows are large (a read's worth of text).
 CREATE TABLE event_runs (
     audit_id TEXT NOT NULL,
     first INTEGER NOT NULL,  -- the position (SSE id) of the run's first event
     last INTEGER NOT NULL,
     types TEXT NOT NULL,  -- a JSON array: each event's type
     ends TEXT NOT NULL,  -- a JSON array: where each event's text ends in `datas`
-    datas TEXT NOT NULL,  -- the events' SSE data texts, exactly, one after the other
-    PRIMARY KEY (audit_id, first)
-) WITHOUT ROWID;
+    datas TEXT NOT NULL  -- the events' SSE data texts, exactly, one after the other
+);
+CREATE UNIQUE INDEX event_runs_by_audit ON event_runs (audit_id, first);
 -- A position is stored once, ever: a run that overlaps a stored one is refused.
 CREATE TRIGGER event_runs_never_overlap BEFORE INSERT ON event_runs
 WHEN (
@@ -445,7 +447,9 @@ class SQLiteStore:
 def _prepare(db: sqlite3.Connection, settings: StoreSettings) -> None:
     if settings.synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         raise StoreError(f"unknown synchronous mode {settings.synchronous!r}")
-    db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect on a new file
+    # Both only take effect on a new file. Larger pages: a run's row spans fewer of them.
+    db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+    db.execute("PRAGMA auto_vacuum = INCREMENTAL")
     mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise StoreError(f"the file system does not support WAL (journal mode {mode})")
