@@ -27,7 +27,7 @@ static PyObject *event_type;  /* protocol.events.Event */
 static PyObject *specs;       /* dict: type name -> (type name, min_seq, field specs) */
 /* The byte offsets of the Event's slots, in this order (found once, by `configure`). */
 #define SLOTS 5
-static const char *const slot_names[SLOTS] = {"type", "seq", "ts", "fields", "json"};
+static const char *const slot_names[SLOTS] = {"type", "seq", "ts", "_fields", "json"};
 static Py_ssize_t slot_offsets[SLOTS];
 
 enum { KIND_STR, KIND_INT, KIND_NUMBER, KIND_BOOL, KIND_MAP, KIND_LIST, KIND_BYTES };
@@ -364,16 +364,6 @@ static int read_scalar(Reader *r, Scalar *sc) {
     return PASS; /* bin, ext, the unused code */
 }
 
-static PyObject *scalar_object(const Scalar *sc) {
-    switch (sc->shape) {
-    case S_INT: return PyLong_FromLongLong(sc->i);
-    case S_FLOAT: return PyFloat_FromDouble(sc->f);
-    case S_STR: return ascii_object(sc->s, sc->n);
-    case S_BOOL: return Py_NewRef(sc->i ? Py_True : Py_False);
-    default: return Py_NewRef(Py_None);
-    }
-}
-
 static int scalar_json(Text *t, const Scalar *sc) {
     switch (sc->shape) {
     case S_INT: return text_add_int(t, sc->i);
@@ -384,146 +374,118 @@ static int scalar_json(Text *t, const Scalar *sc) {
     }
 }
 
-/* One msgpack value: its Python object in `*out` and its JSON in `t`. Scalars, and at
- * `depth` 0 a map of ASCII keys to scalars or a list of scalars. PASS for anything else. */
-static int read_value(Reader *r, int depth, Text *t, PyObject **out, Shape *shape);
+/* ---- validation against the type's spec, as the bytes are read ----------------------- */
 
-static int read_collection(Reader *r, int is_map, Text *t, PyObject **out) {
-    Py_ssize_t count;
-    if (read_count(r, is_map, &count) != OK) return PASS;
-    PyObject *o = is_map ? PyDict_New() : PyList_New(0);
-    if (o == NULL) return ERR;
-    int status = text_add(t, is_map ? "{" : "[", 1);
-    for (Py_ssize_t i = 0; i < count && status == OK; i++) {
-        if (i > 0 && (status = text_add(t, ",", 1)) != OK) break;
-        PyObject *key = NULL, *item = NULL;
-        Shape shape;
-        if (is_map) {
-            const unsigned char *s;
-            Py_ssize_t n;
-            if ((status = read_ascii(r, &s, &n)) != OK) break;
-            if ((status = text_add_string(t, s, n)) != OK) break;
-            if ((status = text_add(t, ":", 1)) != OK) break;
-            if ((key = ascii_object(s, n)) == NULL) {
-                status = ERR;
-                break;
-            }
-        }
-        status = read_value(r, 1, t, &item, &shape);
-        if (status == OK && is_map) {
-            status = PyDict_SetItem(o, key, item) < 0 ? ERR : OK;
-            Py_DECREF(item);
-        } else if (status == OK) {
-            status = PyList_Append(o, item) < 0 ? ERR : OK;
-            Py_DECREF(item);
-        }
-        Py_XDECREF(key);
+/* A field spec is (name, kind, choices, low, high, required): see events.fast_specs. */
+#define SPEC_NAME(spec) PyTuple_GET_ITEM(spec, 0)
+#define SPEC_KIND(spec) PyLong_AsLong(PyTuple_GET_ITEM(spec, 1))
+
+/* The index in `field_specs` of the field named `key`, or -1. Names are ASCII. */
+static Py_ssize_t find_spec(PyObject *field_specs, const unsigned char *key, Py_ssize_t n) {
+    Py_ssize_t count = PyTuple_GET_SIZE(field_specs);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *name = SPEC_NAME(PyTuple_GET_ITEM(field_specs, i));
+        if (PyUnicode_GET_LENGTH(name) == n && memcmp(PyUnicode_DATA(name), key, (size_t)n) == 0)
+            return i;
     }
-    /* A repeated key keeps one entry: the Python path decides what that means. */
-    if (status == OK && is_map && PyDict_GET_SIZE(o) != count) status = PASS;
-    if (status == OK) status = text_add(t, is_map ? "}" : "]", 1);
-    if (status != OK) {
-        Py_DECREF(o);
-        return status;
-    }
-    *out = o;
-    return OK;
+    return -1;
 }
 
-static int read_value(Reader *r, int depth, Text *t, PyObject **out, Shape *shape) {
-    Scalar sc;
-    int status = read_scalar(r, &sc);
-    if (status != OK) return status;
-    *shape = sc.shape;
-    if (sc.shape == S_MAP || sc.shape == S_LIST) {
-        if (depth > 0) return PASS; /* deeper nesting is not ours */
-        return read_collection(r, sc.shape == S_MAP, t, out);
+static int within(double v, PyObject *spec) {
+    double low = PyFloat_AsDouble(PyTuple_GET_ITEM(spec, 3));
+    double high = PyFloat_AsDouble(PyTuple_GET_ITEM(spec, 4));
+    if (PyErr_Occurred()) return ERR;
+    return low <= v && v <= high ? OK : PASS;
+}
+
+/* A scalar against its field's spec: OK, or PASS for anything the spec does not take. */
+static int check_scalar(const Scalar *sc, PyObject *spec) {
+    switch (SPEC_KIND(spec)) {
+    case KIND_STR: {
+        if (sc->shape != S_STR) return PASS;
+        PyObject *choices = PyTuple_GET_ITEM(spec, 2);
+        if (choices == Py_None) return OK;
+        PyObject *text = ascii_object(sc->s, sc->n);
+        if (text == NULL) return ERR;
+        int in = PySet_Contains(choices, text);
+        Py_DECREF(text);
+        return in == 1 ? OK : in < 0 ? ERR : PASS;
     }
-    if ((*out = scalar_object(&sc)) == NULL) return ERR;
-    return scalar_json(t, &sc);
-}
-
-/* ---- validation against the type's spec --------------------------------------------- */
-
-/* `value` against one field spec (name, kind, choices, low, high, required): OK or PASS. */
-static int check_field(PyObject *value, PyObject *spec);
-
-static int within(PyObject *value, PyObject *low, PyObject *high) {
-    int a = PyObject_RichCompareBool(low, value, Py_LE);
-    if (a != 1) return a < 0 ? ERR : PASS;
-    int b = PyObject_RichCompareBool(value, high, Py_LE);
-    return b == 1 ? OK : b < 0 ? ERR : PASS;
-}
-
-static int check_fields(PyObject *values, PyObject *field_specs) {
-    Py_ssize_t n = PyTuple_GET_SIZE(field_specs);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *spec = PyTuple_GET_ITEM(field_specs, i);
-        PyObject *value = PyDict_GetItemWithError(values, PyTuple_GET_ITEM(spec, 0));
-        if (value == NULL) return PyErr_Occurred() ? ERR : PASS;
-        int status = check_field(value, spec);
-        if (status != OK) return status;
-    }
-    return OK;
-}
-
-static int check_field(PyObject *value, PyObject *spec) {
-    long kind = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
-    PyObject *choices = PyTuple_GET_ITEM(spec, 2);
-    PyObject *low = PyTuple_GET_ITEM(spec, 3), *high = PyTuple_GET_ITEM(spec, 4);
-    PyObject *required = PyTuple_GET_ITEM(spec, 5);
-    switch (kind) {
-    case KIND_STR:
-        if (!PyUnicode_CheckExact(value)) return PASS;
-        if (choices != Py_None) {
-            int in = PySet_Contains(choices, value);
-            return in == 1 ? OK : in < 0 ? ERR : PASS;
-        }
-        return OK;
     case KIND_INT:
-        return PyLong_CheckExact(value) ? within(value, low, high) : PASS;
+        return sc->shape == S_INT ? within((double)sc->i, spec) : PASS;
     case KIND_NUMBER:
-        return PyLong_CheckExact(value) || PyFloat_CheckExact(value) ? within(value, low, high)
-                                                                     : PASS;
+        if (sc->shape == S_INT) return within((double)sc->i, spec);
+        return sc->shape == S_FLOAT ? within(sc->f, spec) : PASS;
     case KIND_BOOL:
-        return PyBool_Check(value) ? OK : PASS;
-    case KIND_MAP:
-        if (!PyDict_CheckExact(value)) return PASS;
-        return required == Py_None ? OK : check_fields(value, required);
-    case KIND_LIST:
-        return PyList_CheckExact(value) ? OK : PASS;
-    default: /* bytes never come this way */
+        return sc->shape == S_BOOL ? OK : PASS;
+    default: /* maps, lists and bytes are no scalars */
         return PASS;
     }
 }
 
-/* Keys beyond the spec's (a newer peer's) are taken only as scalars, as the quick test
- * takes them: a map or list must be one of the spec's fields. */
-static int check_extras(PyObject *fields, PyObject *field_specs) {
-    Py_ssize_t known = PyTuple_GET_SIZE(field_specs);
-    if (PyDict_GET_SIZE(fields) == known) return OK;
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(fields, &pos, &key, &value)) {
-        if (!PyDict_CheckExact(value) && !PyList_CheckExact(value)) continue;
-        int found = 0;
-        for (Py_ssize_t i = 0; i < known && !found; i++) {
-            int same = PyUnicode_Compare(key, PyTuple_GET_ITEM(PyTuple_GET_ITEM(field_specs, i), 0));
-            if (same == -1 && PyErr_Occurred()) return ERR;
-            found = same == 0;
-        }
-        if (!found) return PASS;
-    }
+/* The keys of one map so far, to refuse a repeated one (msgpack allows it; the Python
+ * path then decides). Maps with more keys than this are left to the Python path. */
+#define MAX_KEYS 64
+typedef struct {
+    const unsigned char *s[MAX_KEYS];
+    Py_ssize_t n[MAX_KEYS];
+    int count;
+} Keys;
+
+static int new_key(Keys *keys, const unsigned char *s, Py_ssize_t n) {
+    for (int i = 0; i < keys->count; i++)
+        if (keys->n[i] == n && memcmp(keys->s[i], s, (size_t)n) == 0) return PASS;
+    if (keys->count == MAX_KEYS) return PASS;
+    keys->s[keys->count] = s;
+    keys->n[keys->count++] = n;
     return OK;
+}
+
+/* A map of scalars (one that a field of kind map holds) or a list of scalars, its JSON
+ * into `t`; a map's keys in `required` (field specs, or None) must all be there and fit. */
+static int read_collection(Reader *r, int is_map, Text *t, PyObject *required) {
+    Py_ssize_t count;
+    if (read_count(r, is_map, &count) != OK) return PASS;
+    Keys keys = {.count = 0};
+    uint64_t found = 0;
+    Py_ssize_t wanted = required == Py_None ? 0 : PyTuple_GET_SIZE(required);
+    if (wanted > 64) return PASS;
+    int status = text_add(t, is_map ? "{" : "[", 1);
+    for (Py_ssize_t i = 0; i < count && status == OK; i++) {
+        Scalar sc;
+        if (i > 0 && (status = text_add(t, ",", 1)) != OK) break;
+        if (is_map) {
+            const unsigned char *s;
+            Py_ssize_t n;
+            if ((status = read_ascii(r, &s, &n)) != OK || (status = new_key(&keys, s, n)) != OK)
+                break;
+            if ((status = text_add_string(t, s, n)) != OK || (status = text_add(t, ":", 1)) != OK)
+                break;
+            Py_ssize_t index = wanted ? find_spec(required, s, n) : -1;
+            if ((status = read_scalar(r, &sc)) != OK) break;
+            if (sc.shape == S_MAP || sc.shape == S_LIST) status = PASS; /* deeper: not ours */
+            else if (index >= 0) {
+                status = check_scalar(&sc, PyTuple_GET_ITEM(required, index));
+                found |= (uint64_t)1 << index;
+            }
+        } else {
+            status = read_scalar(r, &sc);
+            if (status == OK && (sc.shape == S_MAP || sc.shape == S_LIST)) status = PASS;
+        }
+        if (status == OK) status = scalar_json(t, &sc);
+    }
+    if (status == OK && wanted && found != (wanted == 64 ? ~(uint64_t)0 : ((uint64_t)1 << wanted) - 1))
+        status = PASS; /* a required key is missing */
+    if (status == OK) status = text_add(t, is_map ? "}" : "]", 1);
+    return status;
 }
 
 /* ---- one frame ---------------------------------------------------------------------- */
 
 typedef struct {
-    PyObject *spec;  /* borrowed: (type name, min_seq, field specs) */
+    PyObject *spec; /* borrowed: (type name, min_seq, field specs) */
     long long seq;
     double ts;
-    PyObject *fields;
 } Head;
 
 /* Which common key `key` is (a bit of `seen`), or 0 for a field of the type. */
@@ -535,7 +497,7 @@ static unsigned common_bit(const unsigned char *key, Py_ssize_t n) {
     return 0;
 }
 
-/* The value of common key `bit` into `h`. Nothing is built: the head's text is written
+/* The value of common key `bit` into `h`. Nothing is written: the head's text is written
  * last, in the canonical order, whatever the order on the wire. */
 static int read_common(Reader *r, unsigned bit, Head *h) {
     Scalar sc;
@@ -561,94 +523,115 @@ static int read_common(Reader *r, unsigned bit, Head *h) {
     }
 }
 
-static int read_field(Reader *r, const unsigned char *key, Py_ssize_t n, Head *h, Text *t) {
-    PyObject *name = ascii_object(key, n), *value = NULL;
-    Shape shape;
-    if (name == NULL) return ERR;
+/* A field's value, its text (led by a comma and its name) into `t`. The type's fields are
+ * checked against their specs (the spec's index is noted in `found`); other keys (a newer
+ * peer's) are taken as scalars only, as the quick test takes them. */
+static int read_field(Reader *r, const unsigned char *key, Py_ssize_t n, PyObject *field_specs,
+                      uint64_t *found, Text *t) {
     int status = text_add(t, ",", 1);
     if (status == OK) status = text_add_string(t, key, n);
     if (status == OK) status = text_add(t, ":", 1);
-    if (status == OK) status = read_value(r, 0, t, &value, &shape);
-    if (status == OK && PyDict_SetItem(h->fields, name, value) < 0) status = ERR;
-    Py_DECREF(name);
-    Py_XDECREF(value);
-    return status;
+    if (status != OK) return status;
+    Py_ssize_t index = find_spec(field_specs, key, n);
+    PyObject *spec = index >= 0 ? PyTuple_GET_ITEM(field_specs, index) : NULL;
+    Scalar sc;
+    if ((status = read_scalar(r, &sc)) != OK) return status;
+    if (index >= 0) *found |= (uint64_t)1 << index;
+    if (sc.shape == S_MAP || sc.shape == S_LIST) {
+        long kind = spec == NULL ? -1 : SPEC_KIND(spec);
+        if (kind != (sc.shape == S_MAP ? KIND_MAP : KIND_LIST)) return PASS;
+        return read_collection(r, sc.shape == S_MAP, t, PyTuple_GET_ITEM(spec, 5));
+    }
+    if (spec != NULL && (status = check_scalar(&sc, spec)) != OK) return status;
+    return scalar_json(t, &sc);
+}
+
+/* A new Event of `event_type`: its slots set as the slots' own descriptors would set them
+ * (the class is frozen, so its __setattr__ refuses); `fields` stays None, to be decoded
+ * from `json` when someone asks for it. */
+static PyObject *new_event(PyObject *type_name, long long seq, double ts, PyObject *json) {
+    PyObject *values[SLOTS] = {type_name, NULL, NULL, Py_None, json};
+    if ((values[1] = PyLong_FromLongLong(seq)) == NULL) return NULL;
+    if ((values[2] = PyFloat_FromDouble(ts)) == NULL) {
+        Py_DECREF(values[1]);
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)event_type;
+    PyObject *event = type->tp_alloc(type, 0);
+    for (int i = 0; event != NULL && i < SLOTS; i++)
+        *(PyObject **)((char *)event + slot_offsets[i]) = Py_NewRef(values[i]);
+    Py_DECREF(values[1]);
+    Py_DECREF(values[2]);
+    return event;
 }
 
 static int read_event(const unsigned char *body, Py_ssize_t size, Text *t, Text *head,
                       PyObject **out) {
     Reader r = {body, body + size};
-    Head h = {NULL, 0, 0.0, NULL};
+    Head h = {NULL, 0, 0.0};
+    Keys keys = {.count = 0};
     Py_ssize_t count;
     unsigned seen = 0;
+    uint64_t found = 0;
     int status = read_count(&r, 1, &count);
     if (status != OK) return status;
-    if ((h.fields = PyDict_New()) == NULL) return ERR;
     t->len = 0;
+    /* The type's spec comes with its key, which may come late: the fields are checked
+     * after it is known, so read `type` first wherever it stands. */
+    Reader scan = r;
+    for (Py_ssize_t i = 0; i < count && status == OK && h.spec == NULL; i++) {
+        const unsigned char *key;
+        Py_ssize_t n;
+        Scalar skip;
+        if ((status = read_ascii(&scan, &key, &n)) != OK) break;
+        if (common_bit(key, n) == 2) {
+            status = read_common(&scan, 2, &h);
+        } else if ((status = read_scalar(&scan, &skip)) == OK && (skip.shape == S_MAP || skip.shape == S_LIST)) {
+            status = PASS; /* a collection before `type`: rare, not ours */
+        }
+    }
+    if (status != OK || h.spec == NULL) return status == OK ? PASS : status;
+    PyObject *field_specs = PyTuple_GET_ITEM(h.spec, 2);
+    if (PyTuple_GET_SIZE(field_specs) > 64) return PASS;
     for (Py_ssize_t i = 0; i < count && status == OK; i++) {
         const unsigned char *key;
         Py_ssize_t n;
-        if ((status = read_ascii(&r, &key, &n)) != OK) break;
+        if ((status = read_ascii(&r, &key, &n)) != OK || (status = new_key(&keys, key, n)) != OK)
+            break;
         unsigned bit = common_bit(key, n);
         if (bit == 0) {
-            status = read_field(&r, key, n, &h, t);
-        } else if (seen & bit) {
-            status = PASS; /* repeated */
+            status = read_field(&r, key, n, field_specs, &found, t);
         } else {
             seen |= bit;
             status = read_common(&r, bit, &h);
         }
     }
+    Py_ssize_t wanted = PyTuple_GET_SIZE(field_specs);
     if (status == OK && (r.p != r.end || seen != 15)) status = PASS;
-    if (status == OK && PyDict_GET_SIZE(h.fields) != count - 4) status = PASS; /* repeats */
-    if (status == OK) {
-        long long min_seq = PyLong_AsLongLong(PyTuple_GET_ITEM(h.spec, 1));
-        PyObject *field_specs = PyTuple_GET_ITEM(h.spec, 2);
-        if (h.seq < min_seq) status = PASS;
-        else if ((status = check_fields(h.fields, field_specs)) == OK)
-            status = check_extras(h.fields, field_specs);
-    }
-    if (status != OK) {
-        Py_DECREF(h.fields);
-        return status;
-    }
+    if (status == OK && found != (wanted == 64 ? ~(uint64_t)0 : ((uint64_t)1 << wanted) - 1))
+        status = PASS; /* a field of the type is missing */
+    if (status == OK && h.seq < PyLong_AsLongLong(PyTuple_GET_ITEM(h.spec, 1))) status = PASS;
+    if (status != OK) return status;
     /* {"v":1,"type":T,"seq":N,"ts":F + the fields' text (each led by a comma) + } */
-    Py_ssize_t tn;
     PyObject *type_name = PyTuple_GET_ITEM(h.spec, 0);
-    const char *tname = PyUnicode_AsUTF8AndSize(type_name, &tn);
     head->len = 0;
-    status = tname == NULL ? ERR : text_add(head, "{\"v\":1,\"type\":", 14);
-    if (status == OK) status = text_add_string(head, (const unsigned char *)tname, tn);
+    status = text_add(head, "{\"v\":1,\"type\":", 14);
+    if (status == OK)
+        status = text_add_string(head, PyUnicode_DATA(type_name), PyUnicode_GET_LENGTH(type_name));
     if (status == OK) status = text_add(head, ",\"seq\":", 7);
     if (status == OK) status = text_add_int(head, h.seq);
     if (status == OK) status = text_add(head, ",\"ts\":", 6);
     if (status == OK) status = text_add_float(head, h.ts);
-    PyObject *json = NULL, *seq = NULL, *ts = NULL, *event = NULL;
-    if (status == OK && (json = PyUnicode_New(head->len + t->len + 1, 127)) != NULL) {
-        char *d = PyUnicode_DATA(json);
-        memcpy(d, head->data, (size_t)head->len);
-        memcpy(d + head->len, t->data, (size_t)t->len);
-        d[head->len + t->len] = '}';
-    }
-    if (status == OK && json != NULL && (seq = PyLong_FromLongLong(h.seq)) != NULL &&
-        (ts = PyFloat_FromDouble(h.ts)) != NULL) {
-        PyTypeObject *type = (PyTypeObject *)event_type;
-        event = type->tp_alloc(type, 0);
-    }
-    /* A new object's slots are empty: each takes its value's reference, as the slot's
-     * own descriptor would (the dataclass is frozen, so its __setattr__ refuses). */
-    if (event != NULL) {
-        PyObject *values[SLOTS] = {type_name, seq, ts, h.fields, json};
-        for (int i = 0; i < SLOTS; i++)
-            *(PyObject **)((char *)event + slot_offsets[i]) = Py_NewRef(values[i]);
-    }
-    Py_XDECREF(json);
-    Py_XDECREF(seq);
-    Py_XDECREF(ts);
-    Py_DECREF(h.fields);
-    if (event == NULL) return ERR;
-    *out = event;
-    return OK;
+    if (status != OK) return status;
+    PyObject *json = PyUnicode_New(head->len + t->len + 1, 127);
+    if (json == NULL) return ERR;
+    char *d = PyUnicode_DATA(json);
+    memcpy(d, head->data, (size_t)head->len);
+    memcpy(d + head->len, t->data, (size_t)t->len);
+    d[head->len + t->len] = '}';
+    *out = new_event(type_name, h.seq, h.ts, json);
+    Py_DECREF(json);
+    return *out == NULL ? ERR : OK;
 }
 
 /* ---- the module's functions --------------------------------------------------------- */

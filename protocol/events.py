@@ -13,12 +13,13 @@ order a stream by its log position (the SSE id), never by `seq`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
+
+import orjson
 
 from protocol.errors import SchemaError
 
@@ -170,17 +171,64 @@ SERVER_TYPES: Final = frozenset(t for t, s in EVENT_SPECS.items() if s.origin ==
 TERMINAL_TYPES: Final = frozenset(t for t, s in EVENT_SPECS.items() if s.terminal)
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    """One validated event. `fields` holds the type's fields and any unknown extra keys."""
+    """One validated event. `fields` holds the type's fields and any unknown extra keys.
 
+    Immutable. `json` is the event's JSON text (`jsonlines.to_json`) when the reader's fast
+    path made it along with the event; such an event's `fields` are decoded from that text
+    the first time someone asks (most events are only ever written out, and building their
+    values cost the reader more than the rest of its work on them).
+    """
+
+    __slots__ = ("_fields", "json", "seq", "ts", "type")
+    __match_args__ = ("type", "seq", "ts", "fields")
     type: str
     seq: int
     ts: float
-    fields: Mapping[str, Any]
-    # The event's JSON text (`jsonlines.to_json`) when the reader's fast path made it along
-    # with the event: set only there, never compared, never copied by `replace`.
-    json: str | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+    json: str | None
+    _fields: Mapping[str, Any] | None
+
+    def __init__(self, type: str, seq: int, ts: float, fields: Mapping[str, Any]) -> None:
+        _set_type(self, type)
+        _set_seq(self, seq)
+        _set_ts(self, ts)
+        _set_fields(self, fields)
+        _set_json(self, None)
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        fields = self._fields
+        if fields is None:
+            fields = _fields_of(self.json or "{}")
+            _set_fields(self, fields)
+        return fields
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"an Event is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"an Event is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Event:
+            return NotImplemented
+        assert isinstance(other, Event)
+        return (self.type, self.seq, self.ts, self.fields) == (
+            other.type,
+            other.seq,
+            other.ts,
+            other.fields,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal events may hold unhashable maps
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int, float, Mapping[str, Any]]]:
+        return (Event, (self.type, self.seq, self.ts, self.fields))  # copy, pickle
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(type={self.type!r}, seq={self.seq!r}, ts={self.ts!r}, fields={self.fields!r})"
+        )
 
     @property
     def v(self) -> int:
@@ -199,6 +247,22 @@ class Event:
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.fields.get(name, default)
+
+
+# The slots' own descriptors set them: a call of each is cheaper than `object.__setattr__`
+# by name, which a flood notices, and the class's own `__setattr__` refuses.
+_set_type, _set_seq, _set_ts, _set_fields, _set_json = (
+    vars(Event)[name].__set__ for name in ("type", "seq", "ts", "_fields", "json")
+)
+
+
+def _fields_of(text: str) -> dict[str, Any]:
+    """The fields of an event from its JSON text (what the fast path wrote: compact JSON of
+    plain values, which reads back as the very values it was written from)."""
+    fields: dict[str, Any] = orjson.loads(text)
+    for key in COMMON_KEYS:
+        fields.pop(key, None)
+    return fields
 
 
 def new_event(type_: str, seq: int, /, ts: float | None = None, **fields: Any) -> Event:
@@ -235,12 +299,7 @@ def from_wire(obj: object) -> Event:
     return _checked(obj)
 
 
-# A frozen dataclass's __init__ sets each slot through `object.__setattr__` by name; the
-# slots' own descriptors do the same in about half the time, which a flood notices.
 _new_event_object: Final = object.__new__
-_set_type, _set_seq, _set_ts, _set_fields, _set_json = (
-    vars(Event)[name].__set__ for name in ("type", "seq", "ts", "fields", "json")
-)
 
 
 def _valid_event(type_: str, seq: int, ts: float, fields: dict[str, Any]) -> Event:

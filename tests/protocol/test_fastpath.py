@@ -9,7 +9,9 @@ never decide differently.
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import struct
 from typing import Any
 
@@ -242,3 +244,13 @@ def test_sse_entries_refuse_what_needs_the_general_encoder(
 ) -> None:
     with pytest.raises(ValueError):
         sse.encode_entries(1, types, datas)
+
+
+def test_a_fast_path_event_copies_pickles_and_compares_as_any_event() -> None:
+    wire = {"v": 1, "type": "stats_update", "seq": 4, "ts": 2.5, "stats": {"pages": 3}}
+    (event,) = assert_same(frame(wire))
+    assert event.json is not None
+    twin = pickle.loads(pickle.dumps(event))
+    assert twin == event == copy.copy(event) and twin.fields == {"stats": {"pages": 3}}
+    with pytest.raises(AttributeError):
+        event.seq = 5  # type: ignore[misc]
