@@ -66,20 +66,25 @@ static int text_add(Text *t, const char *s, Py_ssize_t n) {
     return OK;
 }
 
+/* Which ASCII bytes a JSON string escapes: the control characters, '"', '\\' and DEL. */
+static int needs_escape(unsigned char c) { return c < ' ' || c == '"' || c == '\\' || c == 0x7f; }
+
 /* ASCII text as a JSON string, escaped as the standard library's encoder does with
  * ensure_ascii: short escapes for the usual five, \u00xx (lowercase) for other control
- * characters and DEL. */
+ * characters and DEL. Runs between escapes are copied whole. */
 static int text_add_string(Text *t, const unsigned char *s, Py_ssize_t n) {
     static const char hex[] = "0123456789abcdef";
     if (text_reserve(t, n * 6 + 2) != OK) return ERR;
     char *out = t->data + t->len;
     *out++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (c >= ' ' && c <= '~' && c != '"' && c != '\\') {
-            *out++ = (char)c;
-            continue;
-        }
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t start = i;
+        while (i < n && !needs_escape(s[i])) i++;
+        memcpy(out, s + start, (size_t)(i - start));
+        out += i - start;
+        if (i == n) break;
+        unsigned char c = s[i++];
         *out++ = '\\';
         switch (c) {
         case '"': *out++ = '"'; break;
@@ -115,7 +120,7 @@ static int text_add_int(Text *t, long long v) {
 }
 
 /* `c` / 10^f in fixed notation as repr writes it ("12.5", "0.001", "3.0"). */
-static int write_fixed(int negative, unsigned __int128 c, int f, char *out) {
+static int write_fixed(int negative, uint64_t c, int f, char *out) {
     char digits[48];
     int n = 0;
     do {
@@ -151,17 +156,21 @@ static int short_float(double v, char *out) {
     const unsigned __int128 unit = (unsigned __int128)1 << shift, part = unit - 1;
     const unsigned __int128 lo = 2 * m - 1, hi = 2 * m + 1, mid = 2 * m;
     const int closed = (m & 1) == 0;
-    unsigned __int128 scale = 1;
-    for (int f = 0; f <= 21; f++, scale *= 10) { /* 17 digits, 4 leading zeros at most */
-        unsigned __int128 low = lo * scale, high = hi * scale;
+    /* lo, hi and mid times 10^f, for f = 0, 1, ...: below 2^54 * 10^21 < 2^125 */
+    unsigned __int128 low = lo, high = hi, target = mid;
+    for (int f = 0; f <= 21; f++, low *= 10, high *= 10, target *= 10) {
+        /* 17 digits, 4 leading zeros at most */
         unsigned __int128 first = low >> shift, last = high >> shift;
         if ((low & part) != 0 || !closed) first++; /* above `low`, or at it when closed */
         if ((high & part) == 0 && !closed) last--;
         if (first > last) continue;
-        unsigned __int128 target = mid * scale, c = target >> shift, rest = target & part;
+        unsigned __int128 c = target >> shift, rest = target & part;
         if (2 * rest > unit || (2 * rest == unit && (c & 1))) c++;
         c = c < first ? first : c > last ? last : c;
-        return write_fixed(v < 0, c, f, out);
+        /* The first f whose interval holds an integer is at most one past the f where the
+         * interval's width reaches 1, so c < 10 m < 2^57: its digits in 64-bit arithmetic. */
+        if (c >> 64) return -1;
+        return write_fixed(v < 0, (uint64_t)c, f, out);
     }
     return -1;
 }
@@ -241,8 +250,15 @@ static int read_ascii(Reader *r, const unsigned char **s, Py_ssize_t *n) {
         return PASS;
     }
     if (*n > r->end - r->p || take(r, *n, s) != OK) return PASS;
-    for (Py_ssize_t i = 0; i < *n; i++)
-        if ((*s)[i] & 0x80) return PASS;
+    const unsigned char *text = *s;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= *n; i += 8) { /* a word at a time: any high bit is non-ASCII */
+        uint64_t word;
+        memcpy(&word, text + i, 8);
+        if (word & 0x8080808080808080ULL) return PASS;
+    }
+    for (; i < *n; i++)
+        if (text[i] & 0x80) return PASS;
     return OK;
 }
 
@@ -560,6 +576,10 @@ static PyObject *new_event(PyObject *type_name, long long seq, double ts, PyObje
     PyObject *event = type->tp_alloc(type, 0);
     for (int i = 0; event != NULL && i < SLOTS; i++)
         *(PyObject **)((char *)event + slot_offsets[i]) = Py_NewRef(values[i]);
+    /* An event holds text and numbers, and later perhaps its fields decoded from JSON: it
+     * can never be part of a reference cycle. Untracked, the thousands a read makes cost
+     * the cyclic collector nothing. */
+    if (event != NULL && PyObject_IS_GC(event)) PyObject_GC_UnTrack(event);
     Py_DECREF(values[1]);
     Py_DECREF(values[2]);
     return event;

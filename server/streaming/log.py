@@ -58,8 +58,10 @@ class AuditLog:
         self.failure: str | None = None  # the store stopped: nothing more becomes visible
         self._store = store
         self._staged_mode = store is not None and durable_visibility
-        self._entries: list[bytes] = []  # visible
-        self._staged: list[bytes] = []  # positions after the visible ones, awaiting commit
+        # Every entry appended, in position order: the first `_shown` are visible, the rest
+        # await their commit. One list and a boundary, so a commit shows a run in O(1).
+        self._entries: list[bytes] = []
+        self._shown = 0
         self._appended_at: list[float] = []  # monotonic time of each position's append
         self._size = 0
         self._terminal_at = 0  # the terminal event's position, once it has one
@@ -82,7 +84,7 @@ class AuditLog:
         those after the last position held, in order, up to a hole or the terminal event,
         which closes the log. For a log rebuilt from the store, or one that mirrors what
         another instance appends. The number of events shown."""
-        if self._staged:
+        if self.staged:
             raise RuntimeError(f"audit {self.audit_id}: restore while appends await a commit")
         for event in stored:
             if event.position < self._next_position:
@@ -93,14 +95,14 @@ class AuditLog:
             if event.type in TERMINAL_TYPES:
                 self._terminal_at = event.position
                 self._ending = True
-        shown = len(self._staged)
+        shown = len(self._entries) - self._shown  # all staged just now
         if shown:
             self._show(shown)
         return shown
 
     def __len__(self) -> int:
         """The number of visible entries: the highest id a subscriber can have seen."""
-        return len(self._entries)
+        return self._shown
 
     @property
     def closed(self) -> bool:
@@ -115,7 +117,7 @@ class AuditLog:
     @property
     def staged(self) -> int:
         """Entries appended but not yet committed (so not yet visible)."""
-        return len(self._staged)
+        return len(self._entries) - self._shown
 
     def append(self, event: Event) -> int | None:
         """Add one event; its position, or None when it was dropped."""
@@ -138,7 +140,7 @@ class AuditLog:
         size = sum(map(len, entries))
         if first + len(batch) > self.limits.max_events or self._size + size > self.limits.max_bytes:
             return self._extend_each(types, datas)  # near a limit: event by event, as it fills
-        self._staged += entries
+        self._entries += entries
         self._appended_at += repeat(time.monotonic(), len(entries))
         self._size += size
         run = EventRun(first, types, datas, ascii=all(map(str.isascii, datas)))
@@ -195,7 +197,7 @@ class AuditLog:
 
     def committed(self, position: int) -> None:
         """Everything up to `position` is durable: show it, wake the subscribers once."""
-        count = position - len(self._entries)
+        count = min(position, len(self._entries)) - self._shown
         if count > 0 and self.failure is None:
             self._show(count)
 
@@ -203,7 +205,7 @@ class AuditLog:
         """The store stopped: staged entries are never shown; subscribers' streams end."""
         if self.failure is None:
             self.failure = reason
-            self._staged.clear()
+            del self._entries[self._shown :]
             self._wake()
 
     # -- reading
@@ -216,16 +218,14 @@ class AuditLog:
         """
         end = after
         size = 0
-        while end < len(self._entries) and (
-            size == 0 or size + len(self._entries[end]) <= max_bytes
-        ):
+        while end < self._shown and (size == 0 or size + len(self._entries[end]) <= max_bytes):
             size += len(self._entries[end])
             end += 1
         return b"".join(self._entries[after:end]), end
 
     async def wait(self, after: int) -> None:
         """Return once the log shows more than `after` entries, or has ended."""
-        while len(self._entries) <= after and not self.ended:
+        while self._shown <= after and not self.ended:
             await self._grown.wait()
 
     async def changed(self) -> None:
@@ -244,7 +244,7 @@ class AuditLog:
 
     @property
     def _next_position(self) -> int:
-        return len(self._entries) + len(self._staged) + 1
+        return len(self._entries) + 1
 
     def _refuse_if_ending(self) -> None:
         if self._ending:
@@ -258,7 +258,7 @@ class AuditLog:
         )
 
     def _stage(self, encoded: bytes) -> None:
-        self._staged.append(encoded)
+        self._entries.append(encoded)
         self._appended_at.append(time.monotonic())
         self._size += len(encoded)
 
@@ -283,13 +283,12 @@ class AuditLog:
 
     def _unstage(self, count: int) -> None:
         for _ in range(count):
-            self._size -= len(self._staged.pop())
+            self._size -= len(self._entries.pop())
             self._appended_at.pop()
 
     def _show(self, count: int) -> None:
-        shown, self._staged = self._staged[:count], self._staged[count:]
-        self._entries.extend(shown)
-        self._closed = self._terminal_at != 0 and len(self._entries) >= self._terminal_at
+        self._shown += count
+        self._closed = self._terminal_at != 0 and self._shown >= self._terminal_at
         self._wake()
 
     def _wake(self) -> None:

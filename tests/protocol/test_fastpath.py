@@ -10,6 +10,7 @@ never decide differently.
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import pickle
 import struct
@@ -225,6 +226,26 @@ def test_floats_are_written_as_repr_writes_them(numbers: list[float]) -> None:
     assert event.json is not None
 
 
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.floats(1e-4, 2.0**53),
+        st.floats(-(2.0**53), -1e-4),
+        st.floats(1.5e9, 2.5e9),  # timestamps, the float every event has
+        st.builds(round, st.floats(-1e4, 1e4), st.integers(0, 8)),  # short decimals
+    )
+)
+def test_the_fast_float_writer_writes_what_repr_writes_or_declines(number: float) -> None:
+    from protocol._fastpath import float_repr
+
+    written = float_repr(number)
+    assert written is None or written == repr(number)
+    in_range = 1e-4 <= abs(number) < 2.0**53
+    power_of_two = math.frexp(number)[0] in (0.5, -0.5)
+    if in_range and not power_of_two:  # the fixed-notation range: declined only for these
+        assert written is not None
+
+
 # -- SSE entries
 
 
@@ -254,3 +275,15 @@ def test_a_fast_path_event_copies_pickles_and_compares_as_any_event() -> None:
     assert twin == event == copy.copy(event) and twin.fields == {"stats": {"pages": 3}}
     with pytest.raises(AttributeError):
         event.seq = 5  # type: ignore[misc]
+
+
+def test_fast_path_events_are_left_out_of_the_cyclic_collector() -> None:
+    # Text and numbers, and later their fields decoded from JSON: they cannot form a cycle,
+    # so the thousands a read makes must cost the collector nothing.
+    wire = {"v": 1, "type": "stats_update", "seq": 4, "ts": 2.5, "stats": {"pages": 3}}
+    (event,) = assert_same(frame(wire))
+    assert event.json is not None
+    assert not gc.is_tracked(event)
+    assert event.fields == {"stats": {"pages": 3}}  # decoded later, still readable
+    gc.collect()
+    assert event.fields["stats"]["pages"] == 3
