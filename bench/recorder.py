@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.stream import STAMP
-from protocol.events import Event
+from protocol.events import SERVER_TYPES, Event, types_of
 from server.streaming.log import AuditLog
 
 
@@ -68,7 +68,12 @@ class Recorder:
         self.visible()
 
     def _run(self, first: int, events: list[Event]) -> _Run:
-        servers = [i for i, e in enumerate(events) if e.from_server]
+        types = types_of(events)
+        servers = (
+            []
+            if SERVER_TYPES.isdisjoint(types)
+            else [i for i, type_ in enumerate(types) if type_ in SERVER_TYPES]
+        )
         workers = [e for e in events if not e.from_server] if servers else events
         made_ns = int(workers[0].ts * 1e9) if workers else None
         stamps = None

@@ -69,6 +69,17 @@ static int text_add(Text *t, const char *s, Py_ssize_t n) {
 /* Which ASCII bytes a JSON string escapes: the control characters, '"', '\\' and DEL. */
 static int needs_escape(unsigned char c) { return c < ' ' || c == '"' || c == '\\' || c == 0x7f; }
 
+/* Whether any of a word's 8 ASCII bytes needs escaping (bit tricks on all bytes at once:
+ * a byte below 0x20, or equal to '"', '\\' or DEL). Exact for bytes below 0x80. */
+#define BYTES(b) (0x0101010101010101ULL * (b))
+static int word_needs_escape(uint64_t w) {
+    uint64_t below_space = (w - BYTES(0x20)) & ~w;
+    uint64_t quote = w ^ BYTES('"'), backslash = w ^ BYTES('\\'), del = w ^ BYTES(0x7f);
+    uint64_t zero = ((quote - BYTES(1)) & ~quote) | ((backslash - BYTES(1)) & ~backslash) |
+                    ((del - BYTES(1)) & ~del);
+    return ((below_space | zero) & BYTES(0x80)) != 0;
+}
+
 /* ASCII text as a JSON string, escaped as the standard library's encoder does with
  * ensure_ascii: short escapes for the usual five, \u00xx (lowercase) for other control
  * characters and DEL. Runs between escapes are copied whole. */
@@ -80,6 +91,7 @@ static int text_add_string(Text *t, const unsigned char *s, Py_ssize_t n) {
     Py_ssize_t i = 0;
     while (i < n) {
         Py_ssize_t start = i;
+        for (uint64_t w; i + 8 <= n && (memcpy(&w, s + i, 8), !word_needs_escape(w));) i += 8;
         while (i < n && !needs_escape(s[i])) i++;
         memcpy(out, s + start, (size_t)(i - start));
         out += i - start;
@@ -107,7 +119,8 @@ static int text_add_string(Text *t, const unsigned char *s, Py_ssize_t n) {
     return OK;
 }
 
-static int text_add_int(Text *t, long long v) {
+/* `v` in decimal into `out` (at least 20 bytes); the number of characters. */
+static int decimal(long long v, char *out) {
     char digits[24];
     char *end = digits + sizeof digits, *p = end;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -116,7 +129,13 @@ static int text_add_int(Text *t, long long v) {
         u /= 10;
     } while (u);
     if (v < 0) *--p = '-';
-    return text_add(t, p, end - p);
+    memcpy(out, p, (size_t)(end - p));
+    return (int)(end - p);
+}
+
+static int text_add_int(Text *t, long long v) {
+    char digits[24];
+    return text_add(t, digits, decimal(v, digits));
 }
 
 /* `c` / 10^f in fixed notation as repr writes it ("12.5", "0.001", "3.0"). */
@@ -462,7 +481,8 @@ static int new_key(Keys *keys, const unsigned char *s, Py_ssize_t n) {
 static int read_collection(Reader *r, int is_map, Text *t, PyObject *required) {
     Py_ssize_t count;
     if (read_count(r, is_map, &count) != OK) return PASS;
-    Keys keys = {.count = 0};
+    Keys keys;
+    keys.count = 0; /* only the count: zeroing the arrays would cost more than their use */
     uint64_t found = 0;
     Py_ssize_t wanted = required == Py_None ? 0 : PyTuple_GET_SIZE(required);
     if (wanted > 64) return PASS;
@@ -543,12 +563,14 @@ static int read_common(Reader *r, unsigned bit, Head *h) {
  * checked against their specs (the spec's index is noted in `found`); other keys (a newer
  * peer's) are taken as scalars only, as the quick test takes them. */
 static int read_field(Reader *r, const unsigned char *key, Py_ssize_t n, PyObject *field_specs,
-                      uint64_t *found, Text *t) {
+                      uint64_t *found, Keys *others, Text *t) {
+    /* A repeated key: a field of the type by its bit in `found`, any other by the list. */
+    Py_ssize_t index = find_spec(field_specs, key, n);
+    if (index >= 0 ? (*found >> index) & 1 : new_key(others, key, n) != OK) return PASS;
     int status = text_add(t, ",", 1);
     if (status == OK) status = text_add_string(t, key, n);
     if (status == OK) status = text_add(t, ":", 1);
     if (status != OK) return status;
-    Py_ssize_t index = find_spec(field_specs, key, n);
     PyObject *spec = index >= 0 ? PyTuple_GET_ITEM(field_specs, index) : NULL;
     Scalar sc;
     if ((status = read_scalar(r, &sc)) != OK) return status;
@@ -589,7 +611,8 @@ static int read_event(const unsigned char *body, Py_ssize_t size, Text *t, Text 
                       PyObject **out) {
     Reader r = {body, body + size};
     Head h = {NULL, 0, 0.0};
-    Keys keys = {.count = 0};
+    Keys keys;
+    keys.count = 0; /* only the count: zeroing the arrays would cost more than their use */
     Py_ssize_t count;
     unsigned seen = 0;
     uint64_t found = 0;
@@ -616,11 +639,16 @@ static int read_event(const unsigned char *body, Py_ssize_t size, Text *t, Text 
     for (Py_ssize_t i = 0; i < count && status == OK; i++) {
         const unsigned char *key;
         Py_ssize_t n;
-        if ((status = read_ascii(&r, &key, &n)) != OK || (status = new_key(&keys, key, n)) != OK)
-            break;
+        if ((status = read_ascii(&r, &key, &n)) != OK) break;
         unsigned bit = common_bit(key, n);
         if (bit == 0) {
-            status = read_field(&r, key, n, field_specs, &found, t);
+            status = read_field(&r, key, n, field_specs, &found, &keys, t);
+        } else if (seen & bit) {
+            status = PASS; /* a repeated key */
+        } else if (bit == 2) {
+            seen |= bit; /* `type`: read and looked up by the scan above */
+            Scalar skip;
+            status = read_scalar(&r, &skip);
         } else {
             seen |= bit;
             status = read_common(&r, bit, &h);
@@ -755,8 +783,10 @@ static PyObject *sse_entries(PyObject *self, PyObject *args) {
             Py_DECREF(out);
             return NULL;
         }
-        char id[40];
-        int idn = snprintf(id, sizeof id, "id: %lld\nevent: ", first + i);
+        char id[48] = "id: ";
+        int idn = 4 + decimal(first + i, id + 4);
+        memcpy(id + idn, "\nevent: ", 8);
+        idn += 8;
         PyObject *entry = PyBytes_FromStringAndSize(NULL, idn + tn + 7 + dn + 2);
         if (entry == NULL) {
             Py_DECREF(out);

@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Final
 
 import orjson
@@ -52,11 +53,19 @@ def to_json_map(event: Event) -> dict[str, Any]:
 
 # The reference encoding: the standard library's, compact and ASCII-only. One encoder for
 # every event: `json.dumps` with options builds a new one on each call.
+_JSON: Final = attrgetter("json")
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 # Where orjson's output can differ from the reference: non-ASCII text (kept raw, not
 # escaped), DEL (raw, not `\u007f`), and floats below 1e-4 (`0.00001` for `1e-05`,
 # `1e-9` for `1e-09`). Anything else it writes is the reference byte for byte.
 _SHORT_EXPONENT: Final = re.compile(rb"\de-")
+
+
+def to_json_many(events: list[Event]) -> list[str]:
+    """`to_json` of each event: the texts the fast path made, taken in one pass in C when
+    every event has one (a flood's read)."""
+    texts = list(map(_JSON, events))
+    return texts if all(texts) else [to_json(event) for event in events]
 
 
 def to_json(event: Event) -> str:

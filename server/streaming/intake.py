@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from protocol.errors import ProtocolError, SchemaError
-from protocol.events import IPC_MODES, SERVER_TYPES, Event, new_event
+from protocol.events import IPC_MODES, SERVER_TYPES, Event, new_event, seqs_of, types_of
 from protocol.framing import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
 from protocol.jsonlines import DEFAULT_MAX_LINE_SIZE, ForeignLine, LineDecoder
 
@@ -124,7 +124,7 @@ class Sequencer:
             not self.comparing
             and not self._held
             and events[-1].seq == first + len(events) - 1
-            and [event.seq for event in events] == list(range(first, first + len(events)))
+            and seqs_of(events) == list(range(first, first + len(events)))
         ):
             self.next_seq += len(events)
             self.accepted += len(events)
@@ -388,10 +388,10 @@ class Intake:
     def _offer_worker_events(self, events: list[Event], channel: str) -> SchemaError | None:
         """Offer `events` up to the first server event (refused: returned, not offered)."""
         refused: Event | None = None
-        for index, event in enumerate(events):
-            if event.type in SERVER_TYPES:
-                refused, events = event, events[:index]
-                break
+        types = types_of(events)
+        if not SERVER_TYPES.isdisjoint(types):
+            index = next(i for i, type_ in enumerate(types) if type_ in SERVER_TYPES)
+            refused, events = events[index], events[:index]
         if not self._closed:
             self.sequencer.offer_many(events, channel)
         return None if refused is None else _server_event_error(refused)
@@ -479,7 +479,8 @@ class Intake:
         """Hand on accepted events, in seq order."""
         if self.first_event_at is None:
             self.first_event_at = asyncio.get_running_loop().time()
-        for event in events:
+        noted = not _NOTED_TYPES.isdisjoint(types_of(events))  # rare: look at each then
+        for event in events if noted else ():
             if event.type in _NOTED_TYPES:
                 if event.type == "audit_result":
                     self.result = event["result"]

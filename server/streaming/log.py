@@ -28,8 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
-from protocol.events import TERMINAL_TYPES, Event
-from protocol.jsonlines import to_json
+from protocol.events import TERMINAL_TYPES, Event, types_of
+from protocol.jsonlines import to_json, to_json_many
 from protocol.sse import encode_entries, encode_message
 from server.stores.errors import StoreUnavailable
 from server.stores.store import EventRun, Store, StoredEvent
@@ -130,11 +130,11 @@ class AuditLog:
         batch = events if isinstance(events, list) else list(events)
         if not batch:
             return []
-        types = [event.type for event in batch]
+        types = types_of(batch)
         if not TERMINAL_TYPES.isdisjoint(types):
             raise TypeError("a terminal event ends the log: use `finish`")
         # The whole batch at once, no step per event: a flood's events come thousands a read.
-        datas = [to_json(event) for event in batch]
+        datas = to_json_many(batch)
         first = self._next_position
         entries = encode_entries(first, types, datas)
         size = sum(map(len, entries))

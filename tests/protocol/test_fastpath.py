@@ -84,6 +84,23 @@ def test_flat_ascii_events_take_the_fast_path() -> None:
     assert stats.json is not None
 
 
+ESCAPED = ['"', "\\", "\x7f", *map(chr, range(0x20))]
+
+
+@pytest.mark.parametrize("special", ESCAPED)
+def test_every_escaped_character_is_escaped_at_every_place_in_a_long_text(special: str) -> None:
+    # Texts are scanned eight bytes at a time: an escape must be found wherever it falls.
+    messages = ["x" * at + special + "y" * (20 - at) for at in range(21)]
+    stream = b"".join(
+        frame({"v": 1, "type": "log_entry", "seq": seq, "ts": 1.5, "agent": "a", "level": "info",
+               "message": message})
+        for seq, message in enumerate(messages, 1)
+    )  # fmt: skip
+    events = assert_same(stream)
+    assert [e.json is not None for e in events] == [True] * len(messages)
+    assert [e["message"] for e in events] == messages
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
@@ -249,14 +266,15 @@ def test_the_fast_float_writer_writes_what_repr_writes_or_declines(number: float
 # -- SSE entries
 
 
-def test_sse_entries_are_the_messages_encode_message_makes() -> None:
+@pytest.mark.parametrize("first", [1, 7, 9, 99, 10**12 - 3])
+def test_sse_entries_are_the_messages_encode_message_makes(first: int) -> None:
     events = [example(t, 1) for t in FLAT_TYPES]
     types, datas = [e.type for e in events], [to_json(e) for e in events]
     expected = [
         sse.encode_message(d, event=t, id=p)
-        for p, t, d in zip(range(7, 7 + len(types)), types, datas, strict=True)
+        for p, t, d in zip(range(first, first + len(types)), types, datas, strict=True)
     ]
-    assert sse.encode_entries(7, types, datas) == expected
+    assert sse.encode_entries(first, types, datas) == expected
 
 
 @pytest.mark.parametrize(("types", "datas"), [(["a"], ["x\ny"]), (["a\r"], ["x"]), (["é"], ["x"])])
