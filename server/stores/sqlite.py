@@ -58,6 +58,10 @@ from server.stores.store import (
 
 SCHEMA_VERSION: Final = 2
 PAGE_SIZE: Final = 16384
+# The WAL is copied into the file (a checkpoint, by the commit that passes this size) every
+# 4 MiB: SQLite's default in bytes (1,000 pages of 4 KiB). Counted in 16 KiB pages it would
+# be 16 MiB, and with synchronous=NORMAL the commit that checkpoints also flushes all of it.
+CHECKPOINT_BYTES: Final = 4 * 1024 * 1024
 _COLUMNS: Final = tuple(f.name for f in fields(AuditRecord))  # the order of SELECT results
 _SELECT: Final = f"SELECT {', '.join(_COLUMNS)} FROM audits"
 _RECORD_FIELDS: Final = frozenset(_COLUMNS)
@@ -454,6 +458,7 @@ def _prepare(db: sqlite3.Connection, settings: StoreSettings) -> None:
     if str(mode).lower() != "wal":
         raise StoreError(f"the file system does not support WAL (journal mode {mode})")
     db.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
+    db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_BYTES // PAGE_SIZE}")
     exists = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
     ).fetchone()

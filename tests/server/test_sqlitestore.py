@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from server.stores.errors import StoreRefused, StoreUnavailable
-from server.stores.sqlite import SQLiteStore, StoreError, StoreSettings
+from server.stores.sqlite import CHECKPOINT_BYTES, SQLiteStore, StoreError, StoreSettings
 from server.stores.store import AuditRecord, EventRun, StoredEvent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -344,6 +344,31 @@ async def test_a_transaction_holds_at_most_batch_max_events(tmp_path: Path) -> N
     await store.flush()
     assert batches == [8, 8, 4]
     assert [e.position for e in await store.load_events("a1")] == list(range(1, 21))
+    await store.close()
+
+
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+async def test_the_wal_is_checkpointed_every_few_mebibytes(
+    tmp_path: Path, synchronous: str
+) -> None:
+    # The commit that checkpoints waits for it: a WAL left to grow makes that wait long.
+    settings = StoreSettings(synchronous=synchronous)
+    store = SQLiteStore(tmp_path / "s.sqlite3", settings)
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    text = "x" * 4000
+    wal = tmp_path / "s.sqlite3-wal"
+    largest = 0
+    for first in range(1, 4001, 40):  # 16 MiB in commits of 160 KiB
+        runs = [
+            StoredEvent(p, "log_entry", f'{{"n":{p},"t":"{text}"}}')
+            for p in range(first, first + 40)
+        ]
+        store.append_events("a1", runs)
+        await store.flush()
+        largest = max(largest, wal.stat().st_size)
+    assert largest <= CHECKPOINT_BYTES + 1024 * 1024
+    assert len(await store.load_events("a1")) == 4000
     await store.close()
 
 
