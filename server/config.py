@@ -365,8 +365,16 @@ def from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> Server
     parser.add_argument(
         "--loop", choices=EVENT_LOOPS, help="the event loop (VERITAS_LOOP); default asyncio"
     )
+    parser.add_argument(
+        "--on-lost",
+        choices=ON_LOST,
+        help="with --store: a running audit whose instance went silent ends (interrupted, the"
+        " default) or runs again on any instance (requeue) (VERITAS_ON_LOST)",
+    )
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {}
+    if args.on_lost is not None:
+        flags["on_lost"] = args.on_lost
     if args.loop is not None:
         flags["event_loop"] = args.loop
     if args.host is not None:

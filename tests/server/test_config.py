@@ -42,6 +42,15 @@ def test_environment_then_flags() -> None:
     assert from_environment(environ).data_dir is None
 
 
+def test_on_lost_is_a_flag_too_and_the_flag_wins(capsys: pytest.CaptureFixture[str]) -> None:
+    environ = {"VERITAS_ON_LOST": "interrupted"}
+    assert from_command_line([], environ).on_lost == "interrupted"
+    assert from_command_line(["--on-lost", "requeue"], environ).on_lost == "requeue"
+    with pytest.raises(SystemExit):
+        from_command_line(["--on-lost", "retry"], environ)
+    assert "invalid choice: 'retry'" in capsys.readouterr().err
+
+
 def test_the_runner_config_is_composed_from_the_server_config() -> None:
     config = ServerConfig(kill_grace=0.5, allow_private_targets=True, worker_command=("w", "x"))
     runner = config.runner
