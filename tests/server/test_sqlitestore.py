@@ -183,7 +183,10 @@ async def test_a_duplicate_audit_id_is_a_store_error(store: SQLiteStore) -> None
     assert (await store.get_audit("a1")) == record("a1", 1.0)
 
 
-async def test_flushed_events_survive_sigkill_of_the_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])  # NORMAL: with a checkpointer
+async def test_flushed_events_survive_sigkill_of_the_process(
+    tmp_path: Path, synchronous: str
+) -> None:
     path = tmp_path / "s.sqlite3"
     script = textwrap.dedent(
         f"""
@@ -192,7 +195,8 @@ async def test_flushed_events_survive_sigkill_of_the_process(tmp_path: Path) -> 
         from server.stores.store import AuditRecord, EventRun, StoredEvent
 
         async def main():
-            settings = StoreSettings(batch_interval=60, batch_max_events=10**6)
+            settings = StoreSettings(batch_interval=60, batch_max_events=10**6,
+                                     synchronous={synchronous!r}, checkpoint_interval=0)
             store = SQLiteStore({str(path)!r}, settings)
             await store.open()
             await store.create_audit(AuditRecord("a1", "https://x/", "quick_scan", "simple",
@@ -347,13 +351,59 @@ async def test_a_transaction_holds_at_most_batch_max_events(tmp_path: Path) -> N
     await store.close()
 
 
-@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
-async def test_the_wal_is_checkpointed_every_few_mebibytes(
-    tmp_path: Path, synchronous: str
+def in_the_file_itself(path: Path) -> int:
+    """Events the database file holds, ignoring its WAL (as if the WAL were lost); -1 while
+    a checkpoint is writing it (such a reader takes no lock, so it can see half a write)."""
+    try:
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as db:
+            return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return -1
+
+
+async def in_the_file(path: Path, count: int) -> None:
+    await until(lambda: in_the_file_itself(path) == count)
+
+
+async def test_with_normal_commits_reach_the_file_itself_by_checkpoints_off_the_writers_path(
+    tmp_path: Path,
 ) -> None:
-    # The commit that checkpoints waits for it: a WAL left to grow makes that wait long.
-    settings = StoreSettings(synchronous=synchronous)
+    settings = StoreSettings(synchronous="NORMAL", checkpoint_interval=0)
     store = SQLiteStore(tmp_path / "s.sqlite3", settings)
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    for position in range(1, 6):
+        store.append_event("a1", event(position))
+        await store.flush()
+        # The writer's own checkpoint waits for 64 MiB of WAL: another copies each commit.
+        await in_the_file(store.path, position)
+    assert store.checkpoints >= 5
+    await store.close()
+
+
+async def test_with_normal_the_wal_stays_small_while_checkpoints_keep_up(tmp_path: Path) -> None:
+    settings = StoreSettings(synchronous="NORMAL", checkpoint_interval=0)
+    store = SQLiteStore(tmp_path / "s.sqlite3", settings)
+    await store.open()
+    await store.create_audit(record("a1", 1.0, status="running"))
+    text = "x" * 4000
+    wal = tmp_path / "s.sqlite3-wal"
+    for first in range(1, 4001, 40):  # 16 MiB in commits of 160 KiB
+        runs = [
+            StoredEvent(p, "log_entry", f'{{"n":{p},"t":"{text}"}}')
+            for p in range(first, first + 40)
+        ]
+        store.append_events("a1", runs)
+        await store.flush()
+        await in_the_file(store.path, first + 39)
+    # Each commit starts the WAL over once the one before it is in the file.
+    assert wal.stat().st_size < 2 * 1024 * 1024
+    assert len(await store.load_events("a1")) == 4000
+    await store.close()
+
+
+async def test_with_full_the_writer_checkpoints_every_few_mebibytes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3", StoreSettings(synchronous="FULL"))
     await store.open()
     await store.create_audit(record("a1", 1.0, status="running"))
     text = "x" * 4000
@@ -368,7 +418,8 @@ async def test_the_wal_is_checkpointed_every_few_mebibytes(
         await store.flush()
         largest = max(largest, wal.stat().st_size)
     assert largest <= CHECKPOINT_BYTES + 1024 * 1024
-    assert len(await store.load_events("a1")) == 4000
+    assert in_the_file_itself(store.path) >= 4000 - CHECKPOINT_BYTES // 4000
+    assert store.checkpoints == 0  # no second thread: the commits flushed the WAL already
     await store.close()
 
 
