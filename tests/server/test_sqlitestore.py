@@ -10,7 +10,7 @@ import sqlite3
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -381,23 +381,27 @@ async def test_with_normal_commits_reach_the_file_itself_by_checkpoints_off_the_
     await store.close()
 
 
-async def test_with_normal_the_wal_stays_small_while_checkpoints_keep_up(tmp_path: Path) -> None:
-    settings = StoreSettings(synchronous="NORMAL", checkpoint_interval=0)
-    store = SQLiteStore(tmp_path / "s.sqlite3", settings)
-    await store.open()
+async def write_16_mib(store: SQLiteStore, after_commit: Callable[[int], Awaitable[None]]) -> None:
+    """4,000 events of 4 KB in commits of 40; `after_commit(last position)` after each."""
     await store.create_audit(record("a1", 1.0, status="running"))
     text = "x" * 4000
-    wal = tmp_path / "s.sqlite3-wal"
-    for first in range(1, 4001, 40):  # 16 MiB in commits of 160 KiB
+    for first in range(1, 4001, 40):
         runs = [
             StoredEvent(p, "log_entry", f'{{"n":{p},"t":"{text}"}}')
             for p in range(first, first + 40)
         ]
         store.append_events("a1", runs)
         await store.flush()
-        await in_the_file(store.path, first + 39)
+        await after_commit(first + 39)
+
+
+async def test_with_normal_the_wal_stays_small_while_checkpoints_keep_up(tmp_path: Path) -> None:
+    settings = StoreSettings(synchronous="NORMAL", checkpoint_interval=0)
+    store = SQLiteStore(tmp_path / "s.sqlite3", settings)
+    await store.open()
+    await write_16_mib(store, lambda last: in_the_file(store.path, last))
     # Each commit starts the WAL over once the one before it is in the file.
-    assert wal.stat().st_size < 2 * 1024 * 1024
+    assert (tmp_path / "s.sqlite3-wal").stat().st_size < 2 * 1024 * 1024
     assert len(await store.load_events("a1")) == 4000
     await store.close()
 
@@ -405,19 +409,13 @@ async def test_with_normal_the_wal_stays_small_while_checkpoints_keep_up(tmp_pat
 async def test_with_full_the_writer_checkpoints_every_few_mebibytes(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "s.sqlite3", StoreSettings(synchronous="FULL"))
     await store.open()
-    await store.create_audit(record("a1", 1.0, status="running"))
-    text = "x" * 4000
-    wal = tmp_path / "s.sqlite3-wal"
-    largest = 0
-    for first in range(1, 4001, 40):  # 16 MiB in commits of 160 KiB
-        runs = [
-            StoredEvent(p, "log_entry", f'{{"n":{p},"t":"{text}"}}')
-            for p in range(first, first + 40)
-        ]
-        store.append_events("a1", runs)
-        await store.flush()
-        largest = max(largest, wal.stat().st_size)
-    assert largest <= CHECKPOINT_BYTES + 1024 * 1024
+    sizes: list[int] = []
+
+    async def note_wal_size(last: int) -> None:
+        sizes.append((tmp_path / "s.sqlite3-wal").stat().st_size)
+
+    await write_16_mib(store, note_wal_size)
+    assert max(sizes) <= CHECKPOINT_BYTES + 1024 * 1024
     assert in_the_file_itself(store.path) >= 4000 - CHECKPOINT_BYTES // 4000
     assert store.checkpoints == 0  # no second thread: the commits flushed the WAL already
     await store.close()
