@@ -109,7 +109,7 @@ class Checkpointer:
     def _connect(self) -> None:
         try:
             db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            # The checkpoint's own flushes follow the store's policy (none with OFF).
+            # The checkpoint flushes the WAL and the file as the store's policy says.
             db.execute(f"PRAGMA synchronous = {self.synchronous}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path} to checkpoint it: {exc}") from exc
